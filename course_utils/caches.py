@@ -1,0 +1,90 @@
+"""Open the two AllenSDK project caches: the offline sample or the real Allen data.
+
+Both functions return the real AllenSDK cache objects, so everything after this call
+is the same code a learner will later run on the full datasets.
+
+>>> from course_utils.caches import open_ophys_cache, open_ecephys_cache
+>>> ophys_cache = open_ophys_cache()        # offline sample (default)
+>>> ecephys_cache = open_ecephys_cache()
+>>> # real data: open_ophys_cache(source="allen", cache_dir="~/allen_cache")
+>>> # or set COURSE_DATA_SOURCE=allen (and COURSE_ALLEN_CACHE_DIR) before starting Jupyter
+"""
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from pathlib import Path
+
+from .config import allen_cache_dir, data_source, sample_dir
+
+#: Hosts the real-data caches download from.
+ALLEN_HOSTS = {"ophys": "visual-behavior-ophys-data.s3.us-west-2.amazonaws.com",
+               "ecephys": "api.brain-map.org"}
+
+
+def _check_reachable(host: str, timeout: float = 5.0) -> None:
+    """Fail fast, with a useful message, when the Allen servers cannot be reached."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(
+            f"Cannot reach the Allen Institute servers ({host}): {err}. Real data needs a "
+            "network connection. To work offline, use the course's sample instead: "
+            "unset COURSE_DATA_SOURCE (or set it to 'sample'), or call the function with "
+            "source='sample'.") from None
+
+
+def _sample_path(subdir: str) -> Path:
+    from .sample import ensure_sample
+
+    return ensure_sample() / subdir
+
+
+def _real_cache_dir(cache_dir) -> Path:
+    path = allen_cache_dir(cache_dir).resolve()
+    if path == sample_dir().resolve() or sample_dir().resolve() in path.parents:
+        raise ValueError(f"{path} is the offline sample's folder; choose another folder "
+                         "for real Allen downloads (cache_dir= or COURSE_ALLEN_CACHE_DIR).")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_ophys_cache(source: str | None = None, cache_dir: str | os.PathLike | None = None):
+    """The Visual Behavior 2P project cache (``VisualBehaviorOphysProjectCache``).
+
+    Parameters
+    ----------
+    source : "sample" (offline, default) or "allen" (download real data); default from
+        ``$COURSE_DATA_SOURCE``
+    cache_dir : where real data are downloaded (only with source="allen")
+    """
+    from allensdk.brain_observatory.behavior.behavior_project_cache import (
+        VisualBehaviorOphysProjectCache)
+    from .sample import OPHYS_DIR
+
+    if data_source(source) == "sample":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return VisualBehaviorOphysProjectCache.from_local_cache(
+                cache_dir=_sample_path(OPHYS_DIR))
+    _check_reachable(ALLEN_HOSTS["ophys"])
+    return VisualBehaviorOphysProjectCache.from_s3_cache(cache_dir=_real_cache_dir(cache_dir))
+
+
+def open_ecephys_cache(source: str | None = None, cache_dir: str | os.PathLike | None = None):
+    """The Visual Coding Neuropixels project cache (``EcephysProjectCache``).
+
+    Parameters are as for :func:`open_ophys_cache`. On the sample, the cache reads only
+    what the sample holds; asking it for a session the sample lacks raises
+    ``ConnectionError`` (it would need the Allen servers).
+    """
+    from allensdk.brain_observatory.ecephys.ecephys_project_cache import EcephysProjectCache
+    from .sample import ECEPHYS_DIR
+
+    if data_source(source) == "sample":
+        manifest = _sample_path(ECEPHYS_DIR) / "manifest.json"
+    else:
+        _check_reachable(ALLEN_HOSTS["ecephys"])
+        manifest = _real_cache_dir(cache_dir) / "manifest.json"
+    return EcephysProjectCache.from_warehouse(manifest=str(manifest))

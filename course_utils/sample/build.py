@@ -1,0 +1,313 @@
+"""Build the offline sample on disk: two real-format AllenSDK cache folders.
+
+Layout (``sample_dir()`` defaults to ``data/offline_sample``)::
+
+    offline_sample/
+      .course_sample.json                 what was built, from which recipe, budgets
+      visual_behavior_ophys/              VisualBehaviorOphysProjectCache.from_local_cache
+        visual-behavior-ophys_manifest_v1.1.0.json
+        visual-behavior-ophys-1.1.0/project_metadata/*.csv
+        visual-behavior-ophys-1.1.0/behavior_ophys_experiments/*.nwb
+      visual_coding_neuropixels/          EcephysProjectCache.from_warehouse(manifest=...)
+        sessions.csv probes.csv channels.csv units.csv
+        session_<id>/session_<id>.nwb, session_<id>_analysis_metrics.csv
+
+The build happens in a temporary sibling folder that is renamed into place only when
+complete, so an interrupted build never leaves a half sample. A folder that is not a
+course sample (no marker file) is never modified or deleted.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
+from .generate import generate_ecephys, generate_ophys, load_recipe
+
+MARKER = ".course_sample.json"
+OPHYS_DIR = "visual_behavior_ophys"
+ECEPHYS_DIR = "visual_coding_neuropixels"
+VBO_PROJECT, VBO_VERSION = "visual-behavior-ophys", "1.1.0"
+VBO_URL = "https://visual-behavior-ophys-data.s3.us-west-2.amazonaws.com/visual-behavior-ophys/"
+BUDGET = {"seconds": 180.0, "megabytes": 400.0, "peak_megabytes": 3072.0}
+
+
+class NotASampleError(RuntimeError):
+    """The target folder exists but is not a course sample (it may hold real data)."""
+
+
+@dataclass
+class BuildReport:
+    """What a build produced and what it cost."""
+
+    path: str
+    seconds: float
+    megabytes: float
+    peak_megabytes: float
+    files: int
+    recipe_sha256: str
+
+    def lines(self) -> list[str]:
+        b = BUDGET
+        return [f"offline sample at {self.path}",
+                f"  build time  {self.seconds:7.1f} s   (budget {b['seconds']:.0f} s)",
+                f"  disk        {self.megabytes:7.1f} MB  (budget {b['megabytes']:.0f} MB)",
+                f"  peak memory {self.peak_megabytes:7.1f} MB  (budget {b['peak_megabytes']:.0f} MB,"
+                " all build processes together)"]
+
+
+def recipe_digest(recipe_path: Path = RECIPE_PATH) -> str:
+    return hashlib.sha256(Path(recipe_path).read_bytes()).hexdigest()
+
+
+def read_marker(target: Path | None = None) -> dict | None:
+    """The marker of a built sample, or None if ``target`` holds no complete sample."""
+    path = Path(target or sample_dir()) / MARKER
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def is_current(target: Path | None = None, recipe_path: Path = RECIPE_PATH) -> bool:
+    """True if ``target`` holds a sample built from the current recipe."""
+    marker = read_marker(target)
+    return bool(marker) and marker.get("recipe_sha256") == recipe_digest(recipe_path)
+
+
+class _PeakMemory:
+    """Samples the memory of this process and its children together; keeps the peak."""
+
+    def __init__(self, interval: float = 0.2):
+        import psutil
+
+        self._proc, self._interval, self.peak = psutil.Process(), interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _memory(proc) -> int:
+        # PSS shares pages between the processes that map them (forked workers share
+        # much with the parent); RSS where the platform has no PSS.
+        try:
+            return proc.memory_full_info().pss
+        except Exception:
+            return proc.memory_info().rss
+
+    def _sample(self) -> int:
+        total = self._memory(self._proc)
+        for child in self._proc.children(recursive=True):
+            try:
+                total += self._memory(child)
+            except Exception:  # a child that just exited
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self._interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def _quiet(fn, *args):
+    """Run a writer with the library warnings it always emits silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def _write_ophys_experiment(path, row, task, cells, timestamps, ids, templates, cfg):
+    from .ophys_nwb import write_experiment
+    _quiet(write_experiment, path, row, task, cells, timestamps, ids, templates, cfg)
+    return path
+
+
+def _build_ecephys(nx: Path, recipe: dict, metadata_dir: Path) -> Path:
+    """Generate the Neuropixels sample and write all of it (runs in a worker, so its
+    spike trains live in one process only)."""
+    from .ecephys_nwb import write_session
+
+    sample = generate_ecephys(recipe, metadata_dir)
+    session_dir = nx / f"session_{sample.session_id}"
+    session_dir.mkdir(parents=True)
+    sample.sessions.to_csv(nx / "sessions.csv")
+    sample.probes.to_csv(nx / "probes.csv")
+    sample.channels.to_csv(nx / "channels.csv")
+    sample.units.to_csv(nx / "units.csv")
+    _analysis_metrics(sample).to_csv(session_dir / f"session_{sample.session_id}_analysis_metrics.csv")
+    probes, channels, units = sample.session_tables()
+    path = session_dir / f"session_{sample.session_id}.nwb"
+    _quiet(write_session, path, sample.sessions.loc[sample.session_id], probes, channels, units,
+           sample.presentations, sample.spike_times, sample.spike_amplitudes, sample.running)
+    return path
+
+
+def _vbo_tables(metadata_dir: Path, file_ids: dict) -> dict:
+    """The four real release tables, with file ids for the experiments we ship."""
+    def read(name):
+        return pd.read_csv(Path(metadata_dir) / f"vbo_{name}.csv")
+    experiments = read("ophys_experiment_table")
+    experiments["file_id"] = experiments["ophys_experiment_id"].map(file_ids).fillna(-999).astype(int)
+    return {"behavior_session_table": read("behavior_session_table"),
+            "ophys_session_table": read("ophys_session_table"),
+            "ophys_experiment_table": experiments,
+            "ophys_cells_table": read("ophys_cells_table")}
+
+
+def _blake2b(path: Path) -> str:
+    h = hashlib.blake2b()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_vbo_manifest(root: Path, metadata: dict, data: dict) -> None:
+    def entry(rel):
+        return {"url": VBO_URL + rel, "version_id": "course-sample",
+                "file_hash": _blake2b(root / f"{VBO_PROJECT}-{VBO_VERSION}" / rel)}
+    name = f"{VBO_PROJECT}_manifest_v{VBO_VERSION}.json"
+    manifest = {"project_name": VBO_PROJECT, "manifest_version": VBO_VERSION,
+                "metadata_file_id_column_name": "file_id",
+                "data_pipeline": [{"name": "AllenSDK", "version": "2.16.2",
+                                   "comment": "synthetic course sample, see data/README.md"}],
+                "metadata_files": {k: entry(rel) for k, rel in metadata.items()},
+                "data_files": {k: entry(rel) for k, rel in data.items()}}
+    (root / name).write_text(json.dumps(manifest, indent=1))
+    (root / "_manifest_last_used.txt").write_text(name)
+    (root / "_downloaded_data.json").write_text("{}")
+
+
+def _analysis_metrics(sample) -> pd.DataFrame:
+    """Mean firing rate of each unit of the session during each stimulus (spikes/s)."""
+    pres = sample.presentations
+    short = {"drifting_gratings": "dg", "static_gratings": "sg", "natural_scenes": "ns",
+             "flashes": "fl", "gabors": "rf"}
+    rows = {}
+    for unit, times in sample.spike_times.items():
+        rates = {}
+        for name, tag in short.items():
+            p = pres[pres["stimulus_name"] == name]
+            n = (times.searchsorted(p["stop_time"].to_numpy())
+                 - times.searchsorted(p["start_time"].to_numpy())).sum()
+            rates[f"firing_rate_{tag}"] = round(n / (p["stop_time"] - p["start_time"]).sum(), 3)
+        rows[unit] = rates
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "ecephys_unit_id"
+    return table
+
+
+def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        # The Neuropixels session is the longest job: start it first, in its own worker.
+        futures = [pool.submit(_build_ecephys, work / ECEPHYS_DIR, recipe, metadata_dir)]
+        ophys = generate_ophys(recipe, metadata_dir)
+        progress(1, "ophys arrays generated")
+        vbo_data = work / OPHYS_DIR / f"{VBO_PROJECT}-{VBO_VERSION}"
+        (vbo_data / "project_metadata").mkdir(parents=True)
+        (vbo_data / "behavior_ophys_experiments").mkdir()
+        data_files, file_ids = {}, {}
+        for k, (exp_id, row) in enumerate(ophys.experiments.iterrows()):
+            rel = f"behavior_ophys_experiments/behavior_ophys_experiment_{exp_id}.nwb"
+            data_files[str(k)], file_ids[exp_id] = rel, k
+            futures.append(pool.submit(
+                _write_ophys_experiment, vbo_data / rel, row, ophys.task, ophys.planes[k],
+                ophys.timestamps, ophys.cell_ids[k], ophys.templates, recipe["ophys"]))
+        del ophys
+        metadata_files = {}
+        for name, table in _vbo_tables(metadata_dir, file_ids).items():
+            rel = f"project_metadata/{name}.csv"
+            table.to_csv(vbo_data / rel, index=False)
+            metadata_files[name] = rel
+        progress(1, "ophys tables written")
+        for future in futures:
+            progress(1, f"wrote {future.result().name}")
+    _write_vbo_manifest(work / OPHYS_DIR, metadata_files, data_files)
+
+
+def n_steps(recipe: dict, metadata_dir: Path = METADATA_DIR) -> int:
+    """Progress steps of a build: ophys arrays, ophys tables, one per NWB file."""
+    table = pd.read_csv(Path(metadata_dir) / "vbo_ophys_experiment_table.csv",
+                        usecols=["ophys_session_id"])
+    return 2 + 1 + int((table["ophys_session_id"] == recipe["ophys"]["ophys_session_id"]).sum())
+
+
+def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
+                 metadata_dir: Path = METADATA_DIR, force: bool = False,
+                 progress: bool = True) -> BuildReport | None:
+    """Build the offline sample into ``target`` (default :func:`config.sample_dir`).
+
+    Does nothing and returns None when ``target`` already holds a sample built from the
+    same recipe, unless ``force``. Replaces an outdated sample. Refuses to touch a folder
+    that is not a course sample.
+
+    Raises
+    ------
+    NotASampleError
+        ``target`` exists, is not empty, and has no sample marker.
+    """
+    from tqdm.auto import tqdm
+
+    target = Path(target or sample_dir()).resolve()
+    digest = recipe_digest(recipe_path)
+    if target.exists() and any(target.iterdir()) and read_marker(target) is None:
+        raise NotASampleError(
+            f"{target} exists and is not a course sample (no {MARKER}); it may hold real "
+            "downloaded data, so it is left untouched. Point COURSE_SAMPLE_DIR at an empty "
+            "or new folder, or remove this one yourself.")
+    if not force and is_current(target, recipe_path):
+        return None
+
+    recipe = load_recipe(recipe_path)
+    work = target.parent / f"{target.name}.tmp-{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    bar = tqdm(total=n_steps(recipe, metadata_dir), desc="building offline sample",
+               unit="step", disable=not progress)
+    try:
+        work.mkdir()
+        with _PeakMemory() as memory:
+            _build_into(work, recipe, metadata_dir,
+                        lambda n, what: (bar.set_postfix_str(what), bar.update(n)))
+        files = [p for p in work.rglob("*") if p.is_file()]
+        report = BuildReport(path=str(target), seconds=round(time.perf_counter() - started, 1),
+                             megabytes=round(sum(p.stat().st_size for p in files) / 1e6, 1),
+                             peak_megabytes=round(memory.peak / 1e6, 1), files=len(files) + 1,
+                             recipe_sha256=digest)
+        (work / MARKER).write_text(json.dumps(
+            {**asdict(report), "seed": recipe["seed"], "built": time.strftime("%Y-%m-%d %H:%M:%S")},
+            indent=1))
+        _swap_into_place(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    return report
+
+
+def _swap_into_place(work: Path, target: Path) -> None:
+    """Rename the finished build to ``target``; an older sample there is removed."""
+    old = None
+    if target.exists():
+        old = target.parent / f"{target.name}.old-{os.getpid()}"
+        target.rename(old)
+    work.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,118 @@
+"""Everything the offline sample holds, generated in memory from the recipe.
+
+Generation is deterministic: the same recipe gives identical arrays on every call.
+Writing them to disk is :mod:`course_utils.sample.build`'s job.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import METADATA_DIR, RECIPE_PATH
+from . import ecephys_synth
+from .ophys_cells import PlaneCells, image_templates, make_plane_cells, ophys_timestamps
+from .ophys_task import ChangeDetectionTask, make_task
+
+
+def load_recipe(path: Path | None = None) -> dict:
+    """Read the sample recipe (``data/sample_recipe.toml`` by default)."""
+    path = Path(path or RECIPE_PATH)
+    with open(path, "rb") as f:
+        recipe = tomllib.load(f)
+    missing = {"seed", "ophys", "ecephys"} - set(recipe)
+    if missing:
+        raise ValueError(f"recipe {path} lacks {sorted(missing)}: see data/sample_recipe.toml")
+    return recipe
+
+
+def _streams(recipe: dict) -> tuple[np.random.Generator, np.random.Generator]:
+    ophys, ecephys = np.random.SeedSequence(int(recipe["seed"])).spawn(2)
+    return np.random.default_rng(ophys), np.random.default_rng(ecephys)
+
+
+@dataclass
+class OphysSample:
+    """The ophys session: shared task, and per experiment its table row, cell ids and
+    cells (same order as ``experiments``)."""
+
+    task: ChangeDetectionTask
+    timestamps: np.ndarray
+    templates: tuple
+    experiments: pd.DataFrame        # real experiment-table rows, index ophys_experiment_id
+    cell_ids: list                   # DataFrames of cell_roi_id / cell_specimen_id
+    planes: list                     # PlaneCells
+
+
+def generate_ophys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> OphysSample:
+    """Generate the Visual Behavior session named in ``recipe["ophys"]``."""
+    cfg = recipe["ophys"]
+    rng, _ = _streams(recipe)
+    table = pd.read_csv(Path(metadata_dir) / "vbo_ophys_experiment_table.csv")
+    cells = pd.read_csv(Path(metadata_dir) / "vbo_ophys_cells_table.csv")
+    experiments = table[table["ophys_session_id"] == cfg["ophys_session_id"]]
+    if experiments.empty:
+        raise KeyError(f"ophys session {cfg['ophys_session_id']} is not in the release tables")
+    experiments = experiments.sort_values("ophys_experiment_id").set_index("ophys_experiment_id",
+                                                                           drop=False)
+    task = make_task(rng, cfg)
+    t = ophys_timestamps(cfg)
+    templates = image_templates(rng, len(cfg["images"]), tuple(cfg["template_shape"]))
+    ids, planes = [], []
+    for exp_id in experiments.index:
+        plane_cells = cells[cells["ophys_experiment_id"] == exp_id].sort_values("cell_roi_id")
+        ids.append(plane_cells[["cell_roi_id", "cell_specimen_id"]].reset_index(drop=True))
+        planes.append(make_plane_cells(rng, cfg, task, t, len(plane_cells)))
+    return OphysSample(task, t, templates, experiments, ids, planes)
+
+
+@dataclass
+class EcephysSample:
+    """The Neuropixels sample: tables for the whole project, spikes for one session."""
+
+    session_id: int
+    sessions: pd.DataFrame       # real, index id
+    probes: pd.DataFrame         # real, index id
+    channels: pd.DataFrame       # all sessions, index id
+    units: pd.DataFrame          # all sessions, index id
+    presentations: pd.DataFrame  # the session's stimulus table
+    spike_times: dict
+    spike_amplitudes: dict
+    running: pd.DataFrame
+
+    def session_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The session's probes, channels and units."""
+        probes = self.probes[self.probes["ecephys_session_id"] == self.session_id]
+        channels = self.channels[self.channels["ecephys_probe_id"].isin(probes.index)]
+        units = self.units[self.units["ecephys_channel_id"].isin(channels.index)]
+        return probes, channels, units
+
+
+def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> EcephysSample:
+    """Generate the Neuropixels tables and the session named in ``recipe["ecephys"]``."""
+    cfg = recipe["ecephys"]
+    _, rng = _streams(recipe)
+    session_id = int(cfg["session_id"])
+    sessions = pd.read_csv(Path(metadata_dir) / "vcnp_sessions.csv", index_col="id")
+    probes = pd.read_csv(Path(metadata_dir) / "vcnp_probes.csv", index_col="id")
+    if session_id not in sessions.index:
+        raise KeyError(f"Neuropixels session {session_id} is not in the release tables")
+    presentations = ecephys_synth.make_presentations(rng, cfg)
+    channels, units = ecephys_synth.make_anatomy(
+        rng, probes, session_id, cfg["units"]["visual_area_counts"],
+        cfg["units"]["failing_fraction"])
+    sample = EcephysSample(session_id, sessions, probes, channels, units, presentations,
+                           {}, {}, pd.DataFrame())
+    _, session_channels, session_units = sample.session_tables()
+    structures = session_units["ecephys_channel_id"].map(
+        session_channels["ecephys_structure_acronym"])
+    sample.spike_times, sample.spike_amplitudes = ecephys_synth.make_spikes(
+        rng, cfg, presentations, structures)
+    duration = float(presentations["stop_time"].iloc[-1])
+    rates = pd.Series({u: s.size / duration for u, s in sample.spike_times.items()})
+    sample.units.loc[rates.index, "firing_rate"] = rates.round(3)
+    sample.running = ecephys_synth.make_running(rng, duration)
+    return sample
