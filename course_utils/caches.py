@@ -72,19 +72,37 @@ def open_ophys_cache(source: str | None = None, cache_dir: str | os.PathLike | N
     return VisualBehaviorOphysProjectCache.from_s3_cache(cache_dir=_real_cache_dir(cache_dir))
 
 
+class OfflineSampleApi:
+    """Stands in for the Allen warehouse API of a sample cache: any download request
+    (something the sample does not hold) raises a clear ``ConnectionError`` at once,
+    without network traffic."""
+
+    def __getattr__(self, name):
+        def refuse(*args, **kwargs):
+            what = name.removeprefix("get_").replace("_", " ")
+            raise ConnectionError(
+                f"The offline sample has no {what} for {args or kwargs}: it holds the "
+                "project tables and Neuropixels session 756029989 only. For other "
+                "sessions, use the real data (source='allen', needs a network).")
+        return refuse
+
+
 def open_ecephys_cache(source: str | None = None, cache_dir: str | os.PathLike | None = None):
     """The Visual Coding Neuropixels project cache (``EcephysProjectCache``).
 
     Parameters are as for :func:`open_ophys_cache`. On the sample, the cache reads only
     what the sample holds; asking it for a session the sample lacks raises
-    ``ConnectionError`` (it would need the Allen servers).
+    ``ConnectionError`` at once, saying so.
     """
     from allensdk.brain_observatory.ecephys.ecephys_project_cache import EcephysProjectCache
     from .sample import ECEPHYS_DIR
 
     if data_source(source) == "sample":
-        manifest = _sample_path(ECEPHYS_DIR) / "manifest.json"
-    else:
-        _check_reachable(ALLEN_HOSTS["ecephys"])
-        manifest = _real_cache_dir(cache_dir) / "manifest.json"
-    return EcephysProjectCache.from_warehouse(manifest=str(manifest))
+        cache = EcephysProjectCache.from_warehouse(
+            manifest=str(_sample_path(ECEPHYS_DIR) / "manifest.json"))
+        cache.fetch_api = OfflineSampleApi()
+        cache.fetch_tries = 1
+        return cache
+    _check_reachable(ALLEN_HOSTS["ecephys"])
+    return EcephysProjectCache.from_warehouse(
+        manifest=str(_real_cache_dir(cache_dir) / "manifest.json"))

@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -214,9 +214,10 @@ def _analysis_metrics(sample) -> pd.DataFrame:
 
 
 def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # Pool.__exit__ terminates the workers, so an error or Ctrl-C stops them at once.
+    with multiprocessing.get_context().Pool(2) as pool:
         # The Neuropixels session is the longest job: start it first, in its own worker.
-        futures = [pool.submit(_build_ecephys, work / ECEPHYS_DIR, recipe, metadata_dir)]
+        futures = [pool.apply_async(_build_ecephys, (work / ECEPHYS_DIR, recipe, metadata_dir))]
         ophys = generate_ophys(recipe, metadata_dir)
         progress(1, "ophys arrays generated")
         vbo_data = work / OPHYS_DIR / f"{VBO_PROJECT}-{VBO_VERSION}"
@@ -226,9 +227,9 @@ def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
         for k, (exp_id, row) in enumerate(ophys.experiments.iterrows()):
             rel = f"behavior_ophys_experiments/behavior_ophys_experiment_{exp_id}.nwb"
             data_files[str(k)], file_ids[exp_id] = rel, k
-            futures.append(pool.submit(
-                _write_ophys_experiment, vbo_data / rel, row, ophys.task, ophys.planes[k],
-                ophys.timestamps, ophys.cell_ids[k], ophys.templates, recipe["ophys"]))
+            futures.append(pool.apply_async(_write_ophys_experiment, (
+                vbo_data / rel, row, ophys.task, ophys.planes[k], ophys.timestamps,
+                ophys.cell_ids[k], ophys.templates, recipe["ophys"])))
         del ophys
         metadata_files = {}
         for name, table in _vbo_tables(metadata_dir, file_ids).items():
@@ -237,7 +238,7 @@ def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
             metadata_files[name] = rel
         progress(1, "ophys tables written")
         for future in futures:
-            progress(1, f"wrote {future.result().name}")
+            progress(1, f"wrote {future.get().name}")
     _write_vbo_manifest(work / OPHYS_DIR, metadata_files, data_files)
 
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One entry point for learners, instructors and CI.
+#   ./course.sh run    set up, build the offline sample, run every notebook headless
+#   ./course.sh test   set up, then run the test suite (notebooks included)
+#   ./course.sh lab    set up, build the sample, open JupyterLab on the course
+#   ./course.sh setup  only create/update the environment in .venv
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+PY="$VENV/bin/python"
+
+find_python() {
+    for candidate in "${COURSE_PYTHON:-}" python3.11 python3 python; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "error: Python 3.11 is required (allensdk 2.16.2 installs on 3.8-3.11 only)." >&2
+    echo "Install it (e.g. pyenv install 3.11, or conda: see README) or set COURSE_PYTHON." >&2
+    return 1
+}
+
+setup() {
+    local stamp="$VENV/.requirements.sha256" want
+    want=$( (cat requirements.txt pyproject.toml) | sha256sum | cut -d' ' -f1)
+    if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    if [ ! -x "$PY" ]; then
+        echo "creating $VENV with $(find_python)"
+        "$(find_python)" -m venv "$VENV"
+    fi
+    echo "installing the pinned environment into $VENV (about a minute)"
+    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -e .
+    "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    echo "$want" > "$stamp"
+}
+
+case "${1:-}" in
+    setup) setup ;;
+    run)   setup; "$PY" -m course_utils run-notebooks ;;
+    test)  setup; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@" ;;
+    lab)   setup; "$PY" -m course_utils build-sample; "$VENV/bin/jupyter" lab notebooks ;;
+    *)     sed -n '2,6p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,95 @@
+"""Command line: ``python -m course_utils <command>``.
+
+Commands
+--------
+build-sample    build (or rebuild with --force) the offline sample
+run-notebooks   execute the course notebooks headless, in order, and report each one's time
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .config import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
+
+
+def _build_sample(args: argparse.Namespace) -> int:
+    from .sample import build_sample, read_marker
+    from .config import sample_dir
+
+    report = build_sample(force=args.force, progress=not args.quiet)
+    if report is None:
+        marker = read_marker()
+        print(f"offline sample is up to date at {sample_dir()} "
+              f"(built {marker.get('built', '?')}; use --force to rebuild)")
+    else:
+        print("\n".join(report.lines()))
+    return 0
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> float:
+    """Execute one notebook in its own folder; write the executed copy atomically to
+    ``out_dir``. Returns the wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".ipynb", delete=False) as tmp:
+        nbformat.write(nb, tmp)
+    os.replace(tmp.name, out_dir / path.name)
+    return seconds
+
+
+def _run_notebooks(args: argparse.Namespace) -> int:
+    from .sample import ensure_sample
+
+    paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+    ensure_sample(progress=True)
+    if not paths:
+        print(f"no notebooks in {NOTEBOOK_DIR} yet: the offline sample is ready, nothing to run")
+        return 0
+    failed, total = [], 0.0
+    for path in paths:
+        print(f"running {path.name} ...", flush=True)
+        try:
+            seconds = execute_notebook(path, OUTPUT_DIR)
+        except Exception as err:  # report every notebook, then fail
+            print(f"  FAILED {path.name}: {type(err).__name__}: {str(err)[-2000:]}")
+            failed.append(path.name)
+            continue
+        total += seconds
+        print(f"  ok  {seconds:6.1f} s")
+    print(f"{len(paths) - len(failed)}/{len(paths)} notebooks ran, {total:.1f} s in all; "
+          f"executed copies in {OUTPUT_DIR}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build-sample", help="build the offline sample")
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_build_sample)
+    p = sub.add_parser("run-notebooks", help="execute the notebooks headless")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all, in order)")
+    p.set_defaults(func=_run_notebooks)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Building the sample: deterministic, atomic, never touching foreign folders, and the
+AllenSDK writer shortcuts it uses give the same result as AllenSDK's own code."""
+import json
+
+import numpy as np
+import pytest
+
+from course_utils.sample import build as build_module
+from course_utils.sample import (NotASampleError, build_sample, generate_ecephys,
+                                 generate_ophys, is_current, load_recipe, read_marker)
+from course_utils.sample.nwb_writing import concat_ragged, keep_mantissa_bits
+
+from conftest import EXPERIMENTS
+
+
+def test_generation_is_deterministic():
+    recipe = load_recipe()
+    a, b = generate_ophys(recipe), generate_ophys(recipe)
+    for pa, pb in zip(a.planes, b.planes):
+        for field in ("dff", "events", "corrected", "roi_masks", "max_projection", "motion"):
+            np.testing.assert_array_equal(getattr(pa, field), getattr(pb, field))
+    assert a.task.presentations.equals(b.task.presentations)
+    assert a.task.trials.drop(columns="lick_times").equals(b.task.trials.drop(columns="lick_times"))
+    ea, eb = generate_ecephys(recipe), generate_ecephys(recipe)
+    assert ea.units.equals(eb.units) and ea.channels.equals(eb.channels)
+    assert ea.presentations.equals(eb.presentations)
+    assert ea.spike_times.keys() == eb.spike_times.keys()
+    for unit in ea.spike_times:
+        np.testing.assert_array_equal(ea.spike_times[unit], eb.spike_times[unit])
+
+
+def test_built_files_hold_exactly_the_generated_arrays(ophys_experiments, ecephys_session):
+    recipe = load_recipe()
+    ophys = generate_ophys(recipe)
+    for exp_id, plane, ids in zip(ophys.experiments.index, ophys.planes, ophys.cell_ids):
+        exp = ophys_experiments[exp_id]
+        on_disk = np.stack(exp.dff_traces.set_index("cell_roi_id").loc[ids.cell_roi_id, "dff"])
+        np.testing.assert_array_equal(on_disk, plane.dff)
+    ecephys = generate_ecephys(recipe)
+    for unit in ecephys_session.units.index[:50]:
+        np.testing.assert_array_equal(ecephys_session.spike_times[unit], ecephys.spike_times[unit])
+
+
+def test_up_to_date_sample_is_not_rebuilt(sample_path):
+    before = read_marker(sample_path)
+    assert is_current(sample_path)
+    assert build_sample(sample_path, progress=False) is None
+    assert read_marker(sample_path) == before
+    assert before["megabytes"] <= 400 and before["peak_megabytes"] <= 3072
+
+
+def test_interrupted_build_leaves_no_sample(tmp_path, monkeypatch):
+    target = tmp_path / "sample"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_module, "generate_ophys", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_sample(target, progress=False)
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []     # no temporary folder left behind
+
+
+def test_failed_build_keeps_the_previous_sample(tmp_path, monkeypatch):
+    target = tmp_path / "sample"
+    target.mkdir()
+    (target / build_module.MARKER).write_text(json.dumps({"recipe_sha256": "old"}))
+    (target / "kept.txt").write_text("previous sample")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build_module, "generate_ophys", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_sample(target, progress=False)
+    assert (target / "kept.txt").read_text() == "previous sample"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]
+
+
+def test_refuses_a_folder_that_is_not_a_sample(tmp_path):
+    target = tmp_path / "allen_downloads"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}")
+    with pytest.raises(NotASampleError, match="left untouched"):
+        build_sample(target, progress=False)
+    assert [p.name for p in target.iterdir()] == ["manifest.json"]
+
+
+def test_concat_ragged_matches_allensdk():
+    from allensdk.brain_observatory import dict_to_indexed_array
+
+    rng = np.random.default_rng(0)
+    ragged = {k: rng.random(n) for k, n in enumerate([3, 0, 5, 1])}
+    waveforms = {k: rng.random((4, 6)).astype(np.float32) for k in range(3)}
+    for data in (ragged, waveforms):
+        order = sorted(data, reverse=True)
+        idx_a, val_a = dict_to_indexed_array(data, order)
+        idx_b, val_b = concat_ragged(data, order)
+        assert idx_a == idx_b
+        assert val_a.dtype == val_b.dtype
+        np.testing.assert_array_equal(val_a, val_b)
+
+
+def test_keep_mantissa_bits_bounds_the_relative_error():
+    x = np.random.default_rng(1).normal(0, 3, 10_000).astype(np.float32)
+    x[:3] = [np.nan, np.inf, 0.0]
+    y = keep_mantissa_bits(x, 12)
+    assert np.isnan(y[0]) and np.isinf(y[1]) and y[2] == 0
+    rel = np.abs(y[3:] - x[3:]) / np.abs(x[3:])
+    assert rel.max() <= 2.0 ** -12
+    assert (y[3:].view(np.uint32) & 0x7FF).max() == 0     # the 11 low bits are zero
+    with pytest.raises(ValueError):
+        keep_mantissa_bits(x, 0)
+
+
+def test_sample_files_are_where_the_caches_expect(sample_path):
+    vbo = sample_path / "visual_behavior_ophys"
+    manifest = json.loads((vbo / "visual-behavior-ophys_manifest_v1.1.0.json").read_text())
+    assert len(manifest["data_files"]) == len(EXPERIMENTS)
+    assert set(manifest["metadata_files"]) == {"behavior_session_table", "ophys_session_table",
+                                               "ophys_experiment_table", "ophys_cells_table"}
+    nx = sample_path / "visual_coding_neuropixels"
+    assert (nx / "session_756029989" / "session_756029989.nwb").stat().st_size > 10e6
