@@ -199,15 +199,15 @@ def _analysis_metrics(sample) -> pd.DataFrame:
     pres = sample.presentations
     short = {"drifting_gratings": "dg", "static_gratings": "sg", "natural_scenes": "ns",
              "flashes": "fl", "gabors": "rf"}
-    rows = {}
-    for unit, times in sample.spike_times.items():
-        rates = {}
-        for name, tag in short.items():
-            p = pres[pres["stimulus_name"] == name]
-            n = (times.searchsorted(p["stop_time"].to_numpy())
-                 - times.searchsorted(p["start_time"].to_numpy())).sum()
-            rates[f"firing_rate_{tag}"] = round(n / (p["stop_time"] - p["start_time"]).sum(), 3)
-        rows[unit] = rates
+    windows = {}
+    for name, tag in short.items():
+        p = pres[pres["stimulus_name"] == name]
+        windows[f"firing_rate_{tag}"] = (p["start_time"].to_numpy(), p["stop_time"].to_numpy(),
+                                         (p["stop_time"] - p["start_time"]).sum())
+    rows = {unit: {col: round(float((times.searchsorted(stop) - times.searchsorted(start)).sum()
+                                    / total), 3)
+                   for col, (start, stop, total) in windows.items()}
+            for unit, times in sample.spike_times.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "ecephys_unit_id"
     return table
