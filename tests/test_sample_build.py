@@ -65,7 +65,7 @@ def test_interrupted_build_leaves_no_sample(tmp_path, monkeypatch):
 def test_failed_build_keeps_the_previous_sample(tmp_path, monkeypatch):
     target = tmp_path / "sample"
     target.mkdir()
-    (target / build_module.MARKER).write_text(json.dumps({"recipe_sha256": "old"}))
+    (target / build_module.MARKER).write_text(json.dumps({"source_sha256": "old"}))
     (target / "kept.txt").write_text("previous sample")
 
     def broken(*args, **kwargs):

@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
+from ..metadata import read_table
 from .generate import generate_ecephys, generate_ophys, load_recipe
 
 MARKER = ".course_sample.json"
@@ -55,7 +56,7 @@ class BuildReport:
     megabytes: float
     peak_megabytes: float
     files: int
-    recipe_sha256: str
+    source_sha256: str
 
     def lines(self) -> list[str]:
         b = BUDGET
@@ -67,7 +68,12 @@ class BuildReport:
 
 
 def recipe_digest(recipe_path: Path = RECIPE_PATH) -> str:
-    return hashlib.sha256(Path(recipe_path).read_bytes()).hexdigest()
+    """Fingerprint of what a sample is built from: the recipe and the generator's code,
+    so a change to either marks an existing sample as outdated."""
+    h = hashlib.sha256(Path(recipe_path).read_bytes())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(source.read_bytes())
+    return h.hexdigest()
 
 
 def read_marker(target: Path | None = None) -> dict | None:
@@ -79,7 +85,7 @@ def read_marker(target: Path | None = None) -> dict | None:
 def is_current(target: Path | None = None, recipe_path: Path = RECIPE_PATH) -> bool:
     """True if ``target`` holds a sample built from the current recipe."""
     marker = read_marker(target)
-    return bool(marker) and marker.get("recipe_sha256") == recipe_digest(recipe_path)
+    return bool(marker) and marker.get("source_sha256") == recipe_digest(recipe_path)
 
 
 class _PeakMemory:
@@ -161,7 +167,7 @@ def _build_ecephys(nx: Path, recipe: dict, metadata_dir: Path) -> Path:
 def _vbo_tables(metadata_dir: Path, file_ids: dict) -> dict:
     """The four real release tables, with file ids for the experiments we ship."""
     def read(name):
-        return pd.read_csv(Path(metadata_dir) / f"vbo_{name}.csv")
+        return read_table(f"vbo_{name}", metadata_dir)
     experiments = read("ophys_experiment_table")
     experiments["file_id"] = experiments["ophys_experiment_id"].map(file_ids).fillna(-999).astype(int)
     return {"behavior_session_table": read("behavior_session_table"),
@@ -244,8 +250,7 @@ def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
 
 def n_steps(recipe: dict, metadata_dir: Path = METADATA_DIR) -> int:
     """Progress steps of a build: ophys arrays, ophys tables, one per NWB file."""
-    table = pd.read_csv(Path(metadata_dir) / "vbo_ophys_experiment_table.csv",
-                        usecols=["ophys_session_id"])
+    table = read_table("vbo_ophys_experiment_table", metadata_dir)
     return 2 + 1 + int((table["ophys_session_id"] == recipe["ophys"]["ophys_session_id"]).sum())
 
 
@@ -290,7 +295,7 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
         report = BuildReport(path=str(target), seconds=round(time.perf_counter() - started, 1),
                              megabytes=round(sum(p.stat().st_size for p in files) / 1e6, 1),
                              peak_megabytes=round(memory.peak / 1e6, 1), files=len(files) + 1,
-                             recipe_sha256=digest)
+                             source_sha256=digest)
         (work / MARKER).write_text(json.dumps(
             {**asdict(report), "seed": recipe["seed"], "built": time.strftime("%Y-%m-%d %H:%M:%S")},
             indent=1))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import METADATA_DIR, RECIPE_PATH
+from ..metadata import read_table
 from . import ecephys_synth
 from .ophys_cells import PlaneCells, image_templates, make_plane_cells, ophys_timestamps
 from .ophys_task import ChangeDetectionTask, make_task
@@ -51,8 +52,8 @@ def generate_ophys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> OphysSamp
     """Generate the Visual Behavior session named in ``recipe["ophys"]``."""
     cfg = recipe["ophys"]
     rng, _ = _streams(recipe)
-    table = pd.read_csv(Path(metadata_dir) / "vbo_ophys_experiment_table.csv")
-    cells = pd.read_csv(Path(metadata_dir) / "vbo_ophys_cells_table.csv")
+    table = read_table("vbo_ophys_experiment_table", metadata_dir)
+    cells = read_table("vbo_ophys_cells_table", metadata_dir)
     experiments = table[table["ophys_session_id"] == cfg["ophys_session_id"]]
     if experiments.empty:
         raise KeyError(f"ophys session {cfg['ophys_session_id']} is not in the release tables")
@@ -96,8 +97,8 @@ def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> Ecephys
     cfg = recipe["ecephys"]
     _, rng = _streams(recipe)
     session_id = int(cfg["session_id"])
-    sessions = pd.read_csv(Path(metadata_dir) / "vcnp_sessions.csv", index_col="id")
-    probes = pd.read_csv(Path(metadata_dir) / "vcnp_probes.csv", index_col="id")
+    sessions = read_table("vcnp_sessions", metadata_dir).set_index("id")
+    probes = read_table("vcnp_probes", metadata_dir).set_index("id")
     if session_id not in sessions.index:
         raise KeyError(f"Neuropixels session {session_id} is not in the release tables")
     presentations = ecephys_synth.make_presentations(rng, cfg)
