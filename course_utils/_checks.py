@@ -1,0 +1,51 @@
+"""Input checks shared by the analysis helpers: each raises an error that names the
+argument, what was expected and what arrived."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def float_array(values, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """``values`` as a floating-point array of the given number of dimensions.
+
+    Integers and booleans are accepted (and converted); strings, objects, datetimes
+    and complex numbers are not.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype} "
+                         f"(convert it first, e.g. {name}.astype(float))")
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def timestamps(values, name: str = "timestamps") -> np.ndarray:
+    """Sample times in seconds: 1-D, finite, at least two, strictly increasing."""
+    ts = float_array(values, name, 1)
+    if ts.size < 2:
+        raise ValueError(f"{name} needs at least two samples, got {ts.size}")
+    if not np.isfinite(ts).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    steps = np.diff(ts)
+    if (steps <= 0).any():
+        bad = int(np.argmax(steps <= 0))
+        raise ValueError(f"{name} must be strictly increasing: sample {bad + 1} "
+                         f"({ts[bad + 1]!r}) does not come after sample {bad} ({ts[bad]!r}); "
+                         "sort the trace by time first")
+    return ts
+
+
+def window(t_before: float, t_after: float, name: str = "window") -> tuple[float, float]:
+    """A time window relative to an event, in seconds: ``t_before < t_after``."""
+    for label, value in (("t_before", t_before), ("t_after", t_after)):
+        if isinstance(value, (bool, np.bool_)) or not np.isscalar(value) or \
+                not np.isreal(value) or not np.isfinite(value):
+            raise ValueError(f"{label} must be a finite number of seconds, got {value!r}")
+    if t_before >= t_after:
+        raise ValueError(f"empty {name}: t_before={t_before} must be smaller than "
+                         f"t_after={t_after} (both are seconds relative to the event; "
+                         "one second before is t_before=-1.0)")
+    return float(t_before), float(t_after)

@@ -1,0 +1,131 @@
+"""Load Visual Behavior 2P experiments (imaging planes) and read their traces.
+
+An *ophys session* is one recording day of one mouse; each of its *experiments* is one
+imaging plane (the mesoscope records up to eight at once). Traces live per experiment:
+``experiment.dff_traces`` holds dF/F, ``experiment.events`` the detected events and
+their smoothed version.
+
+>>> from course_utils.caches import open_ophys_cache
+>>> cache = open_ophys_cache()
+>>> experiments = load_session_experiments(cache, 854060305)   # {experiment id: experiment}
+>>> dff = trace_array(experiments[854759890], "dff")             # DataArray (cell, time)
+>>> dff.sizes
+Frozen({'cell': 3, 'time': 48331})
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+#: Trace name -> (experiment attribute, column) where AllenSDK keeps it.
+TRACES = {"dff": ("dff_traces", "dff"),
+          "events": ("events", "events"),
+          "filtered_events": ("events", "filtered_events")}
+TRACE_UNITS = {"dff": "dF/F (fraction)", "events": "event magnitude (a.u.)",
+               "filtered_events": "event magnitude (a.u.)"}
+#: Experiment metadata copied onto each cell of :func:`trace_array`.
+CELL_METADATA = ("ophys_experiment_id", "targeted_structure", "imaging_depth")
+
+
+def _known_ids(table: pd.DataFrame, ids: Iterable[int], what: str) -> list[int]:
+    ids = [int(i) for i in ids]
+    unknown = [i for i in ids if i not in table.index]
+    if unknown:
+        raise KeyError(f"unknown {what} id(s) {unknown}: not in the cache's {what} table "
+                       f"({len(table)} rows; e.g. {list(table.index[:3])}). Check the id, "
+                       "or the data source (the offline sample holds the full tables but "
+                       "only session 854060305's files).")
+    return ids
+
+
+def load_experiments(cache, experiment_ids: Iterable[int]) -> dict[int, object]:
+    """Load experiments by id: ``{ophys_experiment_id: BehaviorOphysExperiment}``.
+
+    Raises ``KeyError`` naming any id the cache's experiment table does not list.
+    """
+    table = cache.get_ophys_experiment_table()
+    ids = _known_ids(table, experiment_ids, "ophys experiment")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # pynwb/hdmf deprecation chatter on every file
+        return {i: cache.get_behavior_ophys_experiment(i) for i in ids}
+
+
+def load_session_experiments(cache, ophys_session_id: int) -> dict[int, object]:
+    """Load every released plane of one ophys session, in the session table's order."""
+    table = cache.get_ophys_session_table()
+    (session,) = _known_ids(table, [ophys_session_id], "ophys session")
+    return load_experiments(cache, table.loc[session, "ophys_experiment_id"])
+
+
+def cell_table(experiment, exclude_invalid_rois: bool = True) -> pd.DataFrame:
+    """The experiment's cell specimen table, valid ROIs only unless asked otherwise."""
+    cells = experiment.cell_specimen_table
+    return cells[cells["valid_roi"]] if exclude_invalid_rois else cells
+
+
+def trace_matrix(experiment, trace: str, cell_ids) -> np.ndarray:
+    """One trace type for the given cells as a float32 array, shape (n_cells, n_frames).
+
+    Cells without that trace (possible in the release for invalid ROIs) are all-NaN rows.
+    """
+    if trace not in TRACES:
+        raise ValueError(f"unknown trace {trace!r}; choose one of {list(TRACES)}")
+    attribute, column = TRACES[trace]
+    table = getattr(experiment, attribute)
+    n_frames = len(experiment.ophys_timestamps)
+    out = np.full((len(cell_ids), n_frames), np.nan, dtype=np.float32)
+    rows = table.index.get_indexer(cell_ids)
+    for out_row, row in enumerate(rows):
+        if row < 0:
+            continue
+        values = np.asarray(table[column].iat[row])
+        if values.shape != (n_frames,):
+            raise ValueError(f"{trace} of cell {cell_ids[out_row]} has shape {values.shape}, "
+                             f"but the experiment has {n_frames} ophys timestamps")
+        out[out_row] = values
+    return out
+
+
+def trace_array(experiment, trace: str = "dff", exclude_invalid_rois: bool = True
+                ) -> xr.DataArray:
+    """One experiment's traces as a labelled array.
+
+    Returns
+    -------
+    xarray.DataArray, dims ``("cell", "time")``, float32
+        ``cell``: cell_specimen_id, with ``cell_roi_id`` and the experiment's
+        ``ophys_experiment_id``, ``targeted_structure`` and ``imaging_depth`` (µm) as
+        extra coordinates; ``time``: ophys timestamps in seconds.
+    """
+    cells = cell_table(experiment, exclude_invalid_rois)
+    meta = experiment.metadata
+    n = len(cells)
+    coords = {"cell": ("cell", cells.index.to_numpy()),
+              "cell_roi_id": ("cell", cells["cell_roi_id"].to_numpy()),
+              "time": ("time", np.asarray(experiment.ophys_timestamps, dtype=np.float64))}
+    for key in CELL_METADATA:
+        coords[key] = ("cell", np.repeat(np.asarray([meta[key]]), n))
+    return xr.DataArray(trace_matrix(experiment, trace, cells.index), dims=("cell", "time"),
+                        coords=coords, name=trace,
+                        attrs={"units": TRACE_UNITS[trace], "time_units": "s"})
+
+
+def session_trace_array(experiments: Mapping[int, object], trace: str = "dff",
+                        exclude_invalid_rois: bool = True) -> xr.DataArray:
+    """All planes' traces in one (cell, time) array; the planes must share timestamps.
+
+    Mesoscope planes of one session are imaged on one frame clock, so their timestamps
+    agree; if they do not, align each plane on its own (see
+    :func:`course_utils.alignment.event_triggered_responses`) and concatenate the results.
+    """
+    arrays = [trace_array(e, trace, exclude_invalid_rois) for e in experiments.values()]
+    first = arrays[0]["time"].values
+    for exp_id, arr in zip(experiments, arrays):
+        if not np.array_equal(arr["time"].values, first):
+            raise ValueError(f"experiment {exp_id} has different ophys timestamps from the "
+                             "first plane; align planes separately and concatenate along 'cell'")
+    return xr.concat(arrays, dim="cell")
