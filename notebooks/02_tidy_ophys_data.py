@@ -1,0 +1,230 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · One tidy table for every cell of a session
+#
+# **Estimated time:** 35 minutes · **Prerequisites:** notebook 01; pandas `groupby`.
+#
+# By the end of this notebook you will be able to:
+#
+# 1. load every imaging plane of a mesoscope session with AllenSDK;
+# 2. say what the three trace types (dF/F, events, filtered events) measure;
+# 3. build one *tidy* table of all cells' traces with experiment metadata, and explain
+#    the dtypes that keep it small;
+# 4. plot one cell's activity and summarise the population with `groupby`.
+
+# %%
+import time
+import warnings
+
+warnings.filterwarnings("ignore", category=FutureWarning)   # hdmf/pynwb chatter
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from course_utils.caches import open_ophys_cache
+from course_utils.experiments import load_session_experiments
+from course_utils.tidy import tidy_traces
+
+OPHYS_SESSION = 854060305
+
+# %% [markdown]
+# ## 1. Load all six planes
+#
+# `cache.get_behavior_ophys_experiment(experiment_id)` reads one plane's NWB file and
+# returns a `BehaviorOphysExperiment`. `load_session_experiments` looks the session's
+# planes up in the session table and makes that call for each one, returning a
+# dictionary `{experiment id: experiment}`. On real data, the first call downloads the
+# files (about 200 MB a plane); later calls read them from disk.
+
+# %%
+cache = open_ophys_cache()
+started = time.perf_counter()
+experiments = load_session_experiments(cache, OPHYS_SESSION)
+print(f"loaded {len(experiments)} planes in {time.perf_counter() - started:.0f} s")
+list(experiments)
+
+# %% [markdown]
+# Each experiment carries its metadata as a dictionary, its frame times and its traces.
+# Traces are stored one row per cell, with the whole recording in a single array:
+
+# %%
+first = experiments[854759894]
+print({k: first.metadata[k] for k in ("targeted_structure", "imaging_depth", "cre_line")})
+print("frames:", len(first.ophys_timestamps),
+      f"({first.ophys_timestamps[0]:.5f} s to {first.ophys_timestamps[-1]:.1f} s)")
+first.dff_traces.head(3)
+
+# %% [markdown]
+# ## 2. Three kinds of trace
+#
+# * **`dff`** — the change in fluorescence relative to a baseline, ΔF/F. GCaMP6f
+#   fluorescence rises within tens of milliseconds when a neuron fires and decays over
+#   hundreds, so dF/F is a slow, smeared view of spiking.
+# * **`events`** — the output of an event-detection (deconvolution) step that estimates
+#   *when* calcium entered the cell and how much, removing the slow decay. Most frames
+#   are exactly zero.
+# * **`filtered_events`** — the events convolved with a half-Gaussian kernel: a smooth
+#   signal that keeps the timing of events, convenient for averaging.
+#
+# ## 3. The tidy table
+#
+# *Tidy* data has one observation per row and one variable per column. Here an
+# observation is one cell at one frame, so a cell's frame times repeat for every cell.
+# That makes the table long, but every pandas and seaborn tool then works directly.
+
+# %%
+started = time.perf_counter()
+traces = tidy_traces(experiments)
+print(f"built in {time.perf_counter() - started:.1f} s")
+traces.head()
+
+# %% [markdown]
+# **Self-check.** You should see 2,561,543 rows and 53 unique cells from six planes.
+
+# %%
+n_cells = traces["cell_specimen_id"].nunique()
+print(f"rows: {len(traces):,}  cells: {n_cells}  planes: {traces['ophys_experiment_id'].nunique()}")
+assert len(traces) == 2_561_543 and n_cells == 53
+assert traces.index.is_unique
+
+# %% [markdown]
+# ### How much memory, and why these dtypes
+#
+# Labels such as `targeted_structure` or `cell_specimen_id` take only a few distinct
+# values but repeat on every row. As *categoricals*, pandas stores each distinct value
+# once plus a one-byte code per row. Traces are float32: dF/F and events are stored
+# that way in the NWB files, and seven significant digits are more than any plot needs.
+# Frame times stay float64, because float32 would round a time of 4,000 s to about
+# half a millisecond.
+
+# %%
+print(traces.dtypes, "\n")
+ours = traces.memory_usage(deep=True).sum()
+
+# the same rows with "default" dtypes: 64-bit numbers and Python strings
+plain = traces.head(100_000).astype(
+    {c: ("float64" if str(t) == "float32" else
+         ("object" if c in ("targeted_structure", "equipment_name", "cre_line", "sex")
+          else "int64")) for c, t in traces.dtypes.items() if c != "timestamps"})
+plain_bytes_per_row = plain.memory_usage(deep=True).sum() / len(plain)
+print(f"this table: {ours / 1e6:.0f} MB ({ours / len(traces):.0f} bytes per row)")
+print(f"default dtypes: about {plain_bytes_per_row * len(traces) / 1e6:.0f} MB "
+      f"({plain_bytes_per_row:.0f} bytes per row)")
+
+# %% [markdown]
+# ## 4. One cell's activity
+#
+# Select a cell with a boolean mask (or `.query`), then plot with pandas or Matplotlib.
+
+# %%
+CELL = 1086557208
+one_cell = traces[traces["cell_specimen_id"] == CELL]
+print(f"{len(one_cell):,} frames; plane {one_cell['ophys_experiment_id'].iloc[0]}, "
+      f"{one_cell['targeted_structure'].iloc[0]} at {one_cell['imaging_depth'].iloc[0]} µm")
+
+fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=False)
+axes[0].plot(one_cell["timestamps"], one_cell["dff"], lw=0.4)
+axes[0].set(title=f"cell {CELL}: the whole session", xlabel="time (s)", ylabel="dF/F")
+zoom = one_cell[(one_cell["timestamps"] > 600) & (one_cell["timestamps"] < 660)]
+axes[1].plot(zoom["timestamps"], zoom["dff"], label="dF/F")
+axes[1].plot(zoom["timestamps"], zoom["filtered_events"], label="filtered events")
+axes[1].vlines(zoom["timestamps"][zoom["events"] > 0], 0, zoom["events"][zoom["events"] > 0],
+               color="k", label="events")
+axes[1].set(title="one minute, three trace types", xlabel="time (s)", ylabel="value")
+axes[1].legend(loc="upper right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 5. Group-bys that tidy data makes easy
+#
+# Event rate per cell: the number of frames with an event, divided by the recording
+# length. Categorical columns need `observed=True` so that pandas only forms groups
+# that actually occur.
+
+# %%
+duration = traces.groupby("cell_specimen_id", observed=True)["timestamps"].agg(np.ptp)
+rates = (traces.assign(has_event=traces["events"] > 0)
+         .groupby(["targeted_structure", "imaging_depth", "cell_specimen_id"], observed=True)
+         ["has_event"].sum()
+         .div(duration, level="cell_specimen_id")
+         .rename("events_per_s").reset_index())
+per_plane = (rates.groupby(["targeted_structure", "imaging_depth"], observed=True)
+             ["events_per_s"].agg(["count", "mean"]).round(3))
+per_plane
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4))
+sns.stripplot(data=rates, x="imaging_depth", y="events_per_s", hue="targeted_structure",
+              ax=ax, size=6, jitter=0.15)
+ax.set(title=f"Session {OPHYS_SESSION}: event rate of each cell by plane",
+       xlabel="imaging depth (µm)", ylabel="events per second")
+plt.show()
+
+# %% [markdown]
+# **Self-check.** One row per plane in `per_plane`, and its `count` column adds up to
+# 53 cells.
+
+# %%
+print(per_plane["count"].to_dict())
+assert per_plane["count"].sum() == 53 and len(per_plane) == 6
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Which plane has the highest mean dF/F over all its cells and frames?
+# Answer with one `groupby`.
+#
+# **Exercise 2.** For every cell, find the fraction of frames with a non-zero event.
+# Plot the `filtered_events` of the most active cell for the first five minutes of
+# image flashes (from 310 s).
+#
+# **Exercise 3.** Build a tidy table of the `events` trace only, for the two VISl planes
+# only. Check that its length is (number of cells) × (number of frames).
+
+# %% tags=["solution"]
+# Solution 1
+traces.groupby(["ophys_experiment_id", "targeted_structure", "imaging_depth"],
+               observed=True)["dff"].mean().sort_values(ascending=False).head(3)
+
+# %% tags=["solution"]
+# Solution 2
+active = (traces["events"] > 0).groupby(traces["cell_specimen_id"], observed=True).mean()
+best = active.idxmax()
+print(f"most active cell: {best} ({active.max():.1%} of frames)")
+window = traces[(traces["cell_specimen_id"] == best)
+                & traces["timestamps"].between(310, 610)]
+ax = window.plot(x="timestamps", y="filtered_events", figsize=(10, 3), legend=False)
+ax.set(title=f"cell {best}", xlabel="time (s)", ylabel="filtered events (a.u.)")
+plt.show()
+
+# %% tags=["solution"]
+# Solution 3
+visl = {k: e for k, e in experiments.items() if e.metadata["targeted_structure"] == "VISl"}
+visl_events = tidy_traces(visl, traces=["events"])
+n_cells_visl = visl_events["cell_specimen_id"].nunique()
+n_frames = len(next(iter(visl.values())).ophys_timestamps)
+print(len(visl_events), "=", n_cells_visl, "x", n_frames)
+assert len(visl_events) == n_cells_visl * n_frames
+
+# %% [markdown]
+# ## What's next
+# Notebook 03 looks at where these cells are (ROIs on the imaging plane), what the mouse
+# saw, and how the cells respond to each image.
