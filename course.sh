@@ -4,6 +4,7 @@
 #   ./course.sh test   set up, then run the test suite (notebooks included)
 #   ./course.sh lab    set up, build the sample, open JupyterLab on the course
 #   ./course.sh setup  only create/update the environment in .venv
+#   ./course.sh bench  set up, add the benchmark peers, run benchmarks/*.py
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -44,6 +45,10 @@ case "${1:-}" in
     setup) setup ;;
     run)   setup; "$PY" -m course_utils run-notebooks ;;
     test)  setup; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@" ;;
+    bench) setup
+           "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements.txt
+           "$PY" -m course_utils build-sample --quiet
+           for script in benchmarks/[a-z]*.py; do echo "== $script"; "$PY" "$script"; done ;;
     lab)   setup; "$PY" -m course_utils build-sample; "$VENV/bin/jupyter" lab notebooks ;;
-    *)     sed -n '2,6p' "$0"; exit 2 ;;
+    *)     sed -n '2,7p' "$0"; exit 2 ;;
 esac

@@ -67,26 +67,37 @@ def cell_table(experiment, exclude_invalid_rois: bool = True) -> pd.DataFrame:
     return cells[cells["valid_roi"]] if exclude_invalid_rois else cells
 
 
-def trace_matrix(experiment, trace: str, cell_ids) -> np.ndarray:
+def trace_matrix(experiment, trace: str, cell_ids, out: np.ndarray | None = None,
+                 table: pd.DataFrame | None = None) -> np.ndarray:
     """One trace type for the given cells as a float32 array, shape (n_cells, n_frames).
 
     Cells without that trace (possible in the release for invalid ROIs) are all-NaN rows.
+    ``out`` (optional) is filled in place; ``table`` (optional) is the experiment's
+    ``dff_traces`` or ``events`` table if the caller already holds it (AllenSDK builds
+    it anew on every attribute access).
     """
     if trace not in TRACES:
         raise ValueError(f"unknown trace {trace!r}; choose one of {list(TRACES)}")
     attribute, column = TRACES[trace]
-    table = getattr(experiment, attribute)
+    if table is None:
+        table = getattr(experiment, attribute)
     n_frames = len(experiment.ophys_timestamps)
-    out = np.full((len(cell_ids), n_frames), np.nan, dtype=np.float32)
+    if out is None:
+        out = np.empty((len(cell_ids), n_frames), dtype=np.float32)
+    elif out.shape != (len(cell_ids), n_frames):
+        raise ValueError(f"out has shape {out.shape}, expected {(len(cell_ids), n_frames)}")
+    values = table[column]
     rows = table.index.get_indexer(cell_ids)
     for out_row, row in enumerate(rows):
         if row < 0:
+            out[out_row] = np.nan
             continue
-        values = np.asarray(table[column].iat[row])
-        if values.shape != (n_frames,):
-            raise ValueError(f"{trace} of cell {cell_ids[out_row]} has shape {values.shape}, "
-                             f"but the experiment has {n_frames} ophys timestamps")
-        out[out_row] = values
+        trace_values = values.iat[row]
+        if np.shape(trace_values) != (n_frames,):
+            raise ValueError(f"{trace} of cell {cell_ids[out_row]} has shape "
+                             f"{np.shape(trace_values)}, but the experiment has {n_frames} "
+                             "ophys timestamps")
+        out[out_row] = trace_values
     return out
 
 

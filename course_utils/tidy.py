@@ -47,8 +47,9 @@ def _as_experiments(experiments) -> list[tuple[object, object]]:
     if not items:
         raise ValueError("no experiments given")
     for label, exp in items:
+        # look on the class: AllenSDK computes these properties on every access
         missing = [a for a in ("ophys_timestamps", "cell_specimen_table", "dff_traces",
-                               "events", "metadata") if not hasattr(exp, a)]
+                               "events", "metadata") if not hasattr(type(exp), a)]
         if missing:
             raise TypeError(f"experiments[{label!r}] is a {type(exp).__name__}, not an "
                             f"AllenSDK BehaviorOphysExperiment (it lacks {missing}); load it "
@@ -60,7 +61,14 @@ def _categorical(per_block_values: list, block_sizes: np.ndarray) -> pd.Categori
     """A categorical column where block i (``block_sizes[i]`` rows) holds one value."""
     categories = pd.Index(per_block_values).unique()
     codes = categories.get_indexer(per_block_values)
-    return pd.Categorical.from_codes(np.repeat(codes, block_sizes), categories=categories)
+    dtype = np.int8 if len(categories) < 2**7 else np.int16 if len(categories) < 2**15 \
+        else np.int32
+    out = np.empty(int(np.sum(block_sizes)), dtype=dtype)
+    start = 0
+    for code, size in zip(codes, block_sizes):      # a few slice fills, no np.repeat
+        out[start:start + size] = code
+        start += size
+    return pd.Categorical.from_codes(out, categories=categories)
 
 
 def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
@@ -101,15 +109,22 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
     total = int(rows.sum())
     starts = np.concatenate([[0], np.cumsum(rows)])
 
-    # Fill preallocated columns one experiment at a time: no per-cell frames, no concat.
+    # Fill preallocated columns in place, one experiment at a time: no per-cell frames,
+    # no concatenation, no intermediate copies.
     columns: dict[str, np.ndarray] = {"timestamps": np.empty(total, np.float64)}
     for t in traces:
         columns[t] = np.empty(total, np.float32)
     for k, ((_, exp), cell_rows) in enumerate(zip(items, cells)):
         block = slice(starts[k], starts[k + 1])
-        columns["timestamps"][block] = np.tile(np.asarray(exp.ophys_timestamps), n_cells[k])
+        shape = (n_cells[k], n_frames[k])
+        columns["timestamps"][block].reshape(shape)[:] = np.asarray(exp.ophys_timestamps)
+        tables = {}
         for t in traces:
-            columns[t][block] = trace_matrix(exp, t, cell_rows.index).ravel()
+            attribute = TRACES[t][0]
+            if attribute not in tables:
+                tables[attribute] = getattr(exp, attribute)
+            trace_matrix(exp, t, cell_rows.index, out=columns[t][block].reshape(shape),
+                         table=tables[attribute])
 
     frame = pd.DataFrame(columns, copy=False)
     cell_rows = np.repeat(n_frames, n_cells)          # rows per cell, cells in order

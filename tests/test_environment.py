@@ -69,3 +69,11 @@ def test_ci_runs_the_readme_test_command():
     commands = [l for l in ci.splitlines() if l.strip() and not l.startswith("#")
                 and not l.startswith(("set ", "cd "))]
     assert commands == ["./course.sh test"]
+
+
+def test_benchmark_peers_are_pinned_and_listed():
+    pins = _pins(ROOT / "benchmarks" / "requirements.txt")
+    assert pins == {"mindscope-utilities": "0.1.9"}
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["bench"]
+    assert [e.lower().replace("_", "-") for e in extra] == list(pins)
