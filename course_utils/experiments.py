@@ -140,3 +140,64 @@ def session_trace_array(experiments: Mapping[int, object], trace: str = "dff",
             raise ValueError(f"experiment {exp_id} has different ophys timestamps from the "
                              "first plane; align planes separately and concatenate along 'cell'")
     return xr.concat(arrays, dim="cell")
+
+
+def load_session_traces(cache, ophys_session_id: int,
+                        metadata: Iterable[str] = ("ophys_experiment_id", "ophys_session_id",
+                                                   "targeted_structure", "imaging_depth",
+                                                   "equipment_name", "cre_line", "mouse_id",
+                                                   "sex"),
+                        exclude_invalid_rois: bool = True, progress: bool = False
+                        ) -> xr.Dataset:
+    """Every cell's dF/F, events and filtered events for a whole session, loading one
+    plane at a time.
+
+    A loaded ``BehaviorOphysExperiment`` holds far more than its traces (the session's
+    stimulus images alone take about 90 MB per plane), so keeping all eight planes of a
+    mesoscope session in memory can exceed a 2 GB Binder or Colab machine. This loads
+    each plane, copies its traces out and lets the plane go.
+
+    Returns
+    -------
+    xarray.Dataset with variables ``dff``, ``events``, ``filtered_events`` (float32),
+    dims ``("cell", "time")``: ``cell`` = cell_specimen_id, with ``cell_roi_id`` and each
+    ``metadata`` key as extra coordinates; ``time`` = ophys timestamps (s). Raises
+    ``ValueError`` if the planes' timestamps differ.
+    """
+    table = cache.get_ophys_session_table()
+    (session,) = _known_ids(table, [ophys_session_id], "ophys session")
+    ids = list(table.loc[session, "ophys_experiment_id"])
+    metadata = list(metadata)
+    parts, times = [], None
+    for n, exp_id in enumerate(ids, 1):
+        experiment = load_experiments(cache, [exp_id])[exp_id]
+        cells = cell_table(experiment, exclude_invalid_rois)
+        meta = experiment.metadata
+        absent = [k for k in metadata if k not in meta]
+        if absent:
+            raise KeyError(f"experiment {exp_id} has no metadata {absent}; available: "
+                           f"{sorted(meta)}")
+        ts = np.asarray(experiment.ophys_timestamps, dtype=np.float64)
+        if times is None:
+            times = ts
+        elif not np.array_equal(ts, times):
+            raise ValueError(f"experiment {exp_id} has different ophys timestamps from "
+                             f"experiment {ids[0]}; load and align its planes separately")
+        tables = {attr: getattr(experiment, attr) for attr in ("dff_traces", "events")}
+        data = {t: (("cell", "time"), trace_matrix(experiment, t, cells.index,
+                                                   table=tables[TRACES[t][0]]),
+                    {"units": TRACE_UNITS[t]})
+                for t in TRACES}
+        coords = {"cell": cells.index.to_numpy(),
+                  "cell_roi_id": ("cell", cells["cell_roi_id"].to_numpy())}
+        for key in metadata:
+            coords[key] = ("cell", np.repeat(np.asarray([meta[key]]), len(cells)))
+        parts.append(xr.Dataset(data, coords=coords))
+        del experiment, tables
+        if progress:
+            print(f"plane {n}/{len(ids)}: experiment {exp_id}, {len(cells)} cells", flush=True)
+    out = xr.concat(parts, dim="cell")
+    out = out.assign_coords(time=("time", times))
+    out["time"].attrs["units"] = "s"
+    out.attrs["ophys_session_id"] = int(session)
+    return out

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from pandas.api.types import union_categoricals
 
 from .experiments import TRACES, cell_table, trace_matrix
@@ -80,7 +81,9 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
     ----------
     experiments : an AllenSDK ``BehaviorOphysExperiment``, or a mapping
         ``{ophys_experiment_id: experiment}`` (as from
-        :func:`course_utils.experiments.load_session_experiments`), or a list of them.
+        :func:`course_utils.experiments.load_session_experiments`), or a list of them;
+        or the Dataset of :func:`course_utils.experiments.load_session_traces` (which
+        needs far less memory for a whole session).
     metadata : keys of ``experiment.metadata`` to add as columns.
     traces : trace columns, any of ``"dff"``, ``"events"``, ``"filtered_events"``.
     exclude_invalid_rois : keep only ROIs with ``valid_roi`` True.
@@ -92,10 +95,12 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
     ``cell_specimen_id``, then the metadata. Rows run cell by cell, frames in time
     order, experiments in the order given. Cells missing a trace get NaN there.
     """
-    items = _as_experiments(experiments)
     unknown = [t for t in traces if t not in TRACES]
     if unknown or not traces:
         raise ValueError(f"unknown trace column(s) {unknown}; choose from {list(TRACES)}")
+    if isinstance(experiments, xr.Dataset):
+        return _tidy_from_dataset(experiments, metadata, traces)
+    items = _as_experiments(experiments)
     for label, exp in items:
         absent = [k for k in metadata if k not in exp.metadata]
         if absent:
@@ -138,6 +143,32 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
             frame[key] = np.repeat(np.asarray(values, dtype=NUMERIC_METADATA[key]), rows)
         else:
             frame[key] = _categorical(values, rows)
+    return frame
+
+
+def _tidy_from_dataset(ds: xr.Dataset, metadata: Sequence[str], traces: Sequence[str]
+                       ) -> pd.DataFrame:
+    """The tidy table of a (cell, time) Dataset of traces with per-cell metadata."""
+    missing = [t for t in traces if t not in ds] + \
+        [k for k in ("cell_roi_id", *metadata) if k not in ds.coords]
+    if missing or ds[traces[0]].dims != ("cell", "time"):
+        raise KeyError(f"the Dataset lacks {missing} or is not (cell, time); build it with "
+                       "course_utils.experiments.load_session_traces")
+    n_cells, n_frames = ds.sizes["cell"], ds.sizes["time"]
+    columns = {"timestamps": np.empty(n_cells * n_frames, np.float64)}
+    columns["timestamps"].reshape(n_cells, n_frames)[:] = ds["time"].values
+    for t in traces:
+        columns[t] = ds[t].values.astype(np.float32, copy=False).ravel()
+    frame = pd.DataFrame(columns, copy=False)
+    per_cell = np.full(n_cells, n_frames)
+    frame["cell_roi_id"] = _categorical(ds["cell_roi_id"].values.tolist(), per_cell)
+    frame["cell_specimen_id"] = _categorical(ds["cell"].values.tolist(), per_cell)
+    for key in metadata:
+        values = ds[key].values
+        if key in NUMERIC_METADATA:
+            frame[key] = np.repeat(values.astype(NUMERIC_METADATA[key]), n_frames)
+        else:
+            frame[key] = _categorical(values.tolist(), per_cell)
     return frame
 
 

@@ -39,40 +39,51 @@ import pandas as pd
 import seaborn as sns
 
 from course_utils.caches import open_ophys_cache
-from course_utils.experiments import load_session_experiments
+from course_utils.experiments import load_session_traces
 from course_utils.tidy import tidy_traces
 
 OPHYS_SESSION = 854060305
 
 # %% [markdown]
-# ## 1. Load all six planes
+# ## 1. One plane
 #
 # `cache.get_behavior_ophys_experiment(experiment_id)` reads one plane's NWB file and
-# returns a `BehaviorOphysExperiment`. `load_session_experiments` looks the session's
-# planes up in the session table and makes that call for each one, returning a
-# dictionary `{experiment id: experiment}`. On real data, the first call downloads the
-# files (about 200 MB a plane); later calls read them from disk.
+# returns a `BehaviorOphysExperiment`. On real data the first call downloads the file
+# (about 200 MB a plane); later calls read it from disk.
 
 # %%
 cache = open_ophys_cache()
-started = time.perf_counter()
-experiments = load_session_experiments(cache, OPHYS_SESSION)
-print(f"loaded {len(experiments)} planes in {time.perf_counter() - started:.0f} s")
-list(experiments)
-
-# %% [markdown]
-# Each experiment carries its metadata as a dictionary, its frame times and its traces.
-# Traces are stored one row per cell, with the whole recording in a single array:
-
-# %%
-first = experiments[854759894]
-print({k: first.metadata[k] for k in ("targeted_structure", "imaging_depth", "cre_line")})
+first = cache.get_behavior_ophys_experiment(854759894)
+print({k: first.metadata[k] for k in ("ophys_session_id", "targeted_structure",
+                                      "imaging_depth", "cre_line")})
 print("frames:", len(first.ophys_timestamps),
       f"({first.ophys_timestamps[0]:.5f} s to {first.ophys_timestamps[-1]:.1f} s)")
+
+# %% [markdown]
+# Traces are stored one row per cell, each row holding the whole recording as an array:
+
+# %%
 first.dff_traces.head(3)
 
 # %% [markdown]
-# ## 2. Three kinds of trace
+# ## 2. Every plane of the session
+#
+# A loaded experiment holds much more than its traces: the session's eight stimulus
+# images alone take about 90 MB in every plane. Keeping all six planes in memory would
+# need over a gigabyte, too much for a 2 GB Binder or Colab machine. So
+# `load_session_traces` loads the planes one at a time, copies out the traces and the
+# metadata we want, and lets each plane go. It returns an `xarray.Dataset`: three
+# trace variables sharing the dimensions *cell × time*, with each cell's plane,
+# area and depth attached as coordinates.
+
+# %%
+started = time.perf_counter()
+session_traces = load_session_traces(cache, OPHYS_SESSION, progress=True)
+print(f"loaded in {time.perf_counter() - started:.0f} s")
+session_traces
+
+# %% [markdown]
+# ## 3. Three kinds of trace
 #
 # * **`dff`** — the change in fluorescence relative to a baseline, ΔF/F. GCaMP6f
 #   fluorescence rises within tens of milliseconds when a neuron fires and decays over
@@ -83,7 +94,7 @@ first.dff_traces.head(3)
 # * **`filtered_events`** — the events convolved with a half-Gaussian kernel: a smooth
 #   signal that keeps the timing of events, convenient for averaging.
 #
-# ## 3. The tidy table
+# ## 4. The tidy table
 #
 # *Tidy* data has one observation per row and one variable per column. Here an
 # observation is one cell at one frame, so a cell's frame times repeat for every cell.
@@ -91,7 +102,7 @@ first.dff_traces.head(3)
 
 # %%
 started = time.perf_counter()
-traces = tidy_traces(experiments)
+traces = tidy_traces(session_traces)
 print(f"built in {time.perf_counter() - started:.1f} s")
 traces.head()
 
@@ -129,7 +140,7 @@ print(f"default dtypes: about {plain_bytes_per_row * len(traces) / 1e6:.0f} MB "
       f"({plain_bytes_per_row:.0f} bytes per row)")
 
 # %% [markdown]
-# ## 4. One cell's activity
+# ## 5. One cell's activity
 #
 # Select a cell with a boolean mask (or `.query`), then plot with pandas or Matplotlib.
 
@@ -153,7 +164,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 5. Group-bys that tidy data makes easy
+# ## 6. Group-bys that tidy data makes easy
 #
 # Event rate per cell: the number of frames with an event, divided by the recording
 # length. Categorical columns need `observed=True` so that pandas only forms groups
@@ -217,10 +228,10 @@ plt.show()
 
 # %% tags=["solution"]
 # Solution 3
-visl = {k: e for k, e in experiments.items() if e.metadata["targeted_structure"] == "VISl"}
+visl = session_traces.sel(cell=session_traces["targeted_structure"] == "VISl")
 visl_events = tidy_traces(visl, traces=["events"])
 n_cells_visl = visl_events["cell_specimen_id"].nunique()
-n_frames = len(next(iter(visl.values())).ophys_timestamps)
+n_frames = visl.sizes["time"]
 print(len(visl_events), "=", n_cells_visl, "x", n_frames)
 assert len(visl_events) == n_cells_visl * n_frames
 

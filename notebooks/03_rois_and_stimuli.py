@@ -39,15 +39,15 @@ import pandas as pd
 
 from course_utils.alignment import event_triggered_responses, mean_sem
 from course_utils.caches import open_ophys_cache
-from course_utils.experiments import load_session_experiments, session_trace_array
+from course_utils.experiments import load_session_traces
 from course_utils.plotting import (image_grid, outline_rois, plot_mean_sem,
                                    plot_response_heatmap)
 from course_utils.responses import stimulus_response_table
 
 OPHYS_SESSION = 854060305
 cache = open_ophys_cache()
-experiments = load_session_experiments(cache, OPHYS_SESSION)
-plane = experiments[854759894]          # a VISp plane with 14 cells
+plane = cache.get_behavior_ophys_experiment(854759894)        # a VISp plane, 14 cells
+session_traces = load_session_traces(cache, OPHYS_SESSION)   # all 53 cells (notebook 02)
 
 # %% [markdown]
 # ## 1. The cell specimen table
@@ -131,7 +131,7 @@ plt.show()
 # Windows that reach past the recording are NaN rather than padded.
 
 # %%
-dff = session_trace_array(experiments, "dff")            # cell x time, all six planes
+dff = session_traces["dff"]            # cell x time, all six planes
 flash_responses = event_triggered_responses(dff, images["start_time"], t_before=-1.0,
                                             t_after=1.5)
 # label each event with its image, so we can group by it later
@@ -271,7 +271,7 @@ after_omission.groupby("ophys_experiment_id").mean().to_series().sort_values(asc
 
 # %% tags=["solution"]
 # Solution 2
-events = session_trace_array(experiments, "events")
+events = session_traces["events"]
 event_table = stimulus_response_table(events, flashes)
 event_tuning = (event_table[~event_table["omitted"]]
                 .pivot_table(index="cell_specimen_id", columns="image_name",
