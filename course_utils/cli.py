@@ -4,6 +4,7 @@ Commands
 --------
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the course notebooks headless, in order, and report each one's time
+bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from .config import REPO_ROOT
+from .metadata import VISUAL_AREAS
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
@@ -76,6 +78,43 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _bin_spikes(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .caches import open_ecephys_cache
+    from .ecephys import epoch_spike_counts, load_ecephys_session, units_by_area
+    from .export import save_netcdf
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:       # fail before the slow part
+        print(f"error: {out} exists; add --overwrite to replace it", file=sys.stderr)
+        return 2
+    steps = ["open the cache", "load the session", "units by area", "spike times",
+             "count spikes", "write the file"]
+    with tqdm(total=len(steps), unit="step", disable=args.quiet) as bar:
+        def step(i):
+            bar.set_description(steps[i])
+            if i:
+                bar.update(1)
+        step(0)
+        cache = open_ecephys_cache()
+        step(1)
+        session = load_ecephys_session(cache, args.session)
+        step(2)
+        units = units_by_area(session, args.areas)
+        step(3)
+        _ = session.spike_times
+        step(4)
+        counts = epoch_spike_counts(session, pre=args.pre, post=args.post,
+                                    bin_size=args.bin_size, areas=args.areas)
+        step(5)
+        save_netcdf(counts, out, overwrite=args.overwrite)
+        bar.update(1)
+    print(f"wrote {out}: {dict(counts.sizes)} spike counts of {len(units)} units "
+          f"({', '.join(f'{a} {n}' for a, n in units['area'].value_counts(sort=False).items())})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,8 +126,25 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run-notebooks", help="execute the notebooks headless")
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all, in order)")
     p.set_defaults(func=_run_notebooks)
+    p = sub.add_parser("bin-spikes", help="Neuropixels spike counts around stimulus epochs",
+                       description="Count each visual-area unit's spikes in bins around the "
+                       "start of every stimulus epoch and save them as NetCDF.")
+    p.add_argument("--session", type=int, default=756029989, help="ecephys session id")
+    p.add_argument("--bin-size", type=float, default=0.1, help="seconds (default 0.1)")
+    p.add_argument("--pre", type=float, default=10.0, help="seconds before each epoch start")
+    p.add_argument("--post", type=float, default=90.0, help="seconds after each epoch start")
+    p.add_argument("--areas", nargs="+", default=list(VISUAL_AREAS), metavar="AREA",
+                   help="Allen acronyms (default: the six visual areas)")
+    p.add_argument("--out", required=True, help="output file (.nc)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_bin_spikes)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError, ConnectionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+"""Visual Coding Neuropixels: one session's units by visual area, its stimulus epochs,
+and spike counts around epoch starts as one labelled array.
+
+>>> from course_utils.caches import open_ecephys_cache
+>>> session = load_ecephys_session(open_ecephys_cache(), 756029989)
+>>> units_by_area(session)["area"].value_counts(sort=False).to_dict()
+{'V1': 51, 'LM': 30, 'RL': 24, 'AL': 51, 'PM': 90, 'AM': 72}
+>>> counts = epoch_spike_counts(session, pre=10, post=90, bin_size=0.1)
+>>> dict(counts.sizes)
+{'epoch': 15, 'time': 1000, 'unit': 318}
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .metadata import AREA_SHORT_NAMES, VISUAL_AREAS
+from .spikes import bin_spikes, window_edges
+
+#: Epoch names that are not stimuli.
+NON_STIMULUS_EPOCHS = ("spontaneous", "invalid_presentation")
+
+
+def load_ecephys_session(cache, session_id: int):
+    """``cache.get_session_data(session_id)``, with a clear error for an unknown id.
+
+    The session keeps AllenSDK's default unit quality filters (amplitude cut-off,
+    presence ratio, ISI violations), so ``session.units`` lists the units that pass.
+    """
+    sessions = cache.get_session_table()
+    if int(session_id) not in sessions.index:
+        raise KeyError(f"unknown Neuropixels session {session_id}: not in the cache's "
+                       f"session table ({len(sessions)} sessions, e.g. "
+                       f"{list(sessions.index[:3])})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cache.get_session_data(int(session_id))
+
+
+def stimulus_epochs(session, drop: Iterable[str] = NON_STIMULUS_EPOCHS) -> pd.DataFrame:
+    """The session's stimulus epochs without spontaneous and invalid ones, numbered
+    from 0 in time order (index ``epoch``)."""
+    epochs = session.get_stimulus_epochs()
+    keep = ~epochs["stimulus_name"].isin(list(drop))
+    return (epochs[keep].sort_values("start_time").reset_index(drop=True)
+            .rename_axis("epoch"))
+
+
+def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
+    """Units (after the cache's quality filters) in the given areas.
+
+    Returns ``session.units`` rows whose ``ecephys_structure_acronym`` is one of
+    ``areas``, ordered by area (in the order given), then as in ``session.units``, with an ``area``
+    column holding the short name (V1, LM, RL, AL, PM, AM) where one exists.
+    Raises ``ValueError`` naming an area the session has no units in.
+    """
+    areas = list(areas)
+    if not areas:
+        raise ValueError("no areas given")
+    units = session.units
+    recorded = units["ecephys_structure_acronym"]
+    absent = [a for a in areas if not (recorded == a).any()]
+    if absent:
+        present = sorted(recorded.dropna().unique())
+        raise ValueError(f"no units in {absent} in session {session.ecephys_session_id} "
+                         f"(after quality filters); areas with units: {present}")
+    order = recorded.map({a: i for i, a in enumerate(areas)})
+    rows = np.flatnonzero(order.notna().to_numpy())
+    rows = rows[np.argsort(order.to_numpy()[rows], kind="stable")]
+    chosen = units.iloc[rows]
+    return chosen.assign(area=chosen["ecephys_structure_acronym"].map(
+        {a: AREA_SHORT_NAMES.get(a, a) for a in areas}))
+
+
+def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,
+                       bin_size: float = 0.1, areas: Iterable[str] = VISUAL_AREAS,
+                       epochs: pd.DataFrame | None = None, edges=None) -> xr.DataArray:
+    """Spike counts of every unit in ``areas`` around the start of every stimulus epoch.
+
+    Returns
+    -------
+    DataArray of int32, dims ("epoch", "time", "unit"), e.g. (15, 1000, 318) for the
+    walkthrough's job. Coordinates: per epoch ``start_time``, ``stop_time`` (s) and
+    ``stimulus_name``; ``time`` = bin centres relative to the epoch start (s); per unit
+    its id, ``structure`` (Allen acronym) and ``area`` (short name). Attributes:
+    ``session_id``, ``areas``, ``bin_edges`` (s from ``start - pre``), ``pre``, ``post``.
+    The counting convention is :mod:`course_utils.spikes`'.
+    """
+    units = units_by_area(session, areas)
+    epochs = stimulus_epochs(session) if epochs is None else epochs
+    counts = bin_spikes(
+        session.spike_times, epochs["start_time"].to_numpy(), pre, post,
+        None if edges is not None else bin_size, edges=edges,
+        unit_ids=units.index.to_numpy(), window_dim="epoch", event_coord="start_time",
+        window_coords={"stop_time": epochs["stop_time"].to_numpy(dtype=float),
+                       "stimulus_name": epochs["stimulus_name"].astype(str).to_numpy()},
+        unit_coords={"structure": units["ecephys_structure_acronym"].astype(str).to_numpy(),
+                     "area": units["area"].astype(str).to_numpy()})
+    counts.attrs.update(session_id=int(session.ecephys_session_id), areas=list(areas))
+    return counts
+
+
+def by_area(counts: xr.DataArray) -> dict[str, xr.DataArray]:
+    """Split a (…, unit) array with an ``area`` coordinate into ``{area: array}``,
+    areas in first-appearance order. ``by_area(c)["V1"].isel(epoch=0)`` is the
+    walkthrough's (time, units) matrix for V1 and the first epoch."""
+    names = pd.unique(counts["area"].values)
+    return {str(a): counts.isel(unit=np.flatnonzero(counts["area"].values == a))
+            for a in names}
+
+
+__all__ = ["NON_STIMULUS_EPOCHS", "by_area", "epoch_spike_counts", "load_ecephys_session",
+           "stimulus_epochs", "units_by_area", "window_edges"]

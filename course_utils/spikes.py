@@ -1,0 +1,218 @@
+"""Spike counts in time bins, for many units and many windows in one call.
+
+Convention (the Neuropixels walkthrough's, kept so that counts are identical to it):
+a window around an event at time ``s`` starts at ``origin = s - pre`` and ends at
+``s + post``. Spikes with ``origin <= t <= s + post`` are kept and shifted to
+``t - origin``; the shifted times are counted with ``np.histogram`` rules on edges
+measured from the window start: every bin is half-open ``[a, b)`` except the last,
+which is closed ``[a, b]``. A spike exactly on an inner edge counts once, in the later
+bin.
+
+>>> import numpy as np
+>>> spikes = {7: np.array([0.05, 0.1, 0.35, 1.0])}          # one unit, seconds
+>>> counts = bin_spikes(spikes, [0.2], pre=0.2, post=0.2, bin_size=0.1)
+>>> counts.dims, counts.values[0, :, 0].tolist()
+(('window', 'time', 'unit'), [1, 0, 1, 0])
+"""
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import xarray as xr
+
+from . import _checks
+
+
+def window_edges(pre: float, post: float, bin_size: float) -> np.ndarray:
+    """Bin edges in seconds from the window start (``event - pre``), shape (n_bins + 1,).
+
+    ``np.linspace(0, pre + post, n_bins + 1)`` with ``n_bins = (pre + post) / bin_size``,
+    which must be a whole number (to 1e-6). linspace puts the last edge exactly at
+    ``pre + post``, where ``np.arange`` can stop one bin early or late.
+    """
+    for name, value in (("pre", pre), ("post", post), ("bin_size", bin_size)):
+        if not np.isscalar(value) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if bin_size <= 0:
+        raise ValueError(f"bin_size must be positive, got {bin_size}")
+    length = pre + post
+    if length <= 0:
+        raise ValueError(f"empty window: pre + post = {length} s (pre is the time before "
+                         "the event, post the time after; both usually positive)")
+    n_bins = length / bin_size
+    if abs(n_bins - round(n_bins)) > 1e-6 * max(1.0, n_bins):
+        raise ValueError(f"the window ({length} s) is not a whole number of {bin_size} s bins")
+    return np.linspace(0.0, length, int(round(n_bins)) + 1)
+
+
+def _as_spike_trains(spike_times, unit_ids) -> tuple[list, list[np.ndarray]]:
+    if not isinstance(spike_times, Mapping):
+        raise TypeError("spike_times must map unit ids to arrays of spike times "
+                        f"(e.g. session.spike_times), got {type(spike_times).__name__}")
+    ids = list(spike_times) if unit_ids is None else list(unit_ids)
+    if not ids:
+        raise ValueError("no units given")
+    missing = [u for u in ids if u not in spike_times]
+    if missing:
+        raise KeyError(f"no spike times for unit(s) {missing[:5]}"
+                       f"{' ...' if len(missing) > 5 else ''}")
+    trains = []
+    for u in ids:
+        t = _checks.float_array(spike_times[u], f"spike_times[{u}]", 1)
+        trains.append(np.ascontiguousarray(t, dtype=np.float64))
+    return ids, trains
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_sorted(t):
+    for i in range(1, t.size):
+        if t[i] < t[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_unit(t, origins, ends, edges, out):
+    """Counts of one unit's sorted spikes ``t`` into ``out`` (n_windows, n_bins)."""
+    n_bins = edges.size - 1
+    first, last = edges[0], edges[-1]
+    scale = n_bins / (last - first)
+    for w in range(origins.size):
+        origin = origins[w]
+        lo = np.searchsorted(t, origin, side="left")        # first t >= origin
+        hi = np.searchsorted(t, ends[w], side="right")      # past the last t <= end
+        for i in range(lo, hi):
+            x = t[i] - origin                               # the walkthrough's shift
+            if x < first or x > last:
+                continue
+            if x == last:                                   # the last bin is closed
+                out[w, n_bins - 1] += 1
+                continue
+            b = int((x - first) * scale)                    # a guess, then exact:
+            if b > n_bins - 1:
+                b = n_bins - 1
+            while b > 0 and x < edges[b]:                   # edges[b] <= x
+                b -= 1
+            while b < n_bins - 1 and x >= edges[b + 1]:     # x < edges[b + 1]
+                b += 1
+            out[w, b] += 1
+
+
+_POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)))
+# Arrays already found sorted: id -> (weak reference, data address, length). A unit's
+# spike times are checked once per array object rather than on every call (the check
+# reads every spike of the session, far more than the windows hold).
+_SORTED: dict[int, tuple] = {}
+
+
+def _known_sorted(t: np.ndarray) -> bool:
+    entry = _SORTED.get(id(t))
+    return (entry is not None and entry[0]() is t and entry[1] == t.ctypes.data
+            and entry[2] == t.size)
+
+
+def _remember_sorted(t: np.ndarray) -> None:
+    key = id(t)
+    try:
+        _SORTED[key] = (weakref.ref(t, lambda _, key=key: _SORTED.pop(key, None)),
+                        t.ctypes.data, t.size)
+    except TypeError:        # not weak-referenceable (e.g. a view of a view): skip
+        pass
+
+
+def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.ndarray,
+                 edges: np.ndarray) -> np.ndarray:
+    """The counting kernel: int32 counts, shape (n_windows, n_bins, n_units).
+
+    ``trains``: spike times per unit (s, float64, sorted); ``origins``, ``ends``:
+    absolute window limits (s), shape (n_windows,); ``edges``: increasing, relative to
+    each origin. Compiled with numba; units are shared among threads.
+    """
+    origins = np.ascontiguousarray(origins, dtype=np.float64)
+    ends = np.ascontiguousarray(ends, dtype=np.float64)
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    n_units = len(trains)
+    out = np.zeros((n_units, origins.size, edges.size - 1), dtype=np.int32)
+    n_jobs = _POOL._max_workers
+
+    def job(first: int) -> list[int]:
+        unsorted = []
+        for k in range(first, n_units, n_jobs):
+            if not _known_sorted(trains[k]):
+                if not _is_sorted(trains[k]):
+                    unsorted.append(k)
+                    continue
+                _remember_sorted(trains[k])
+            _count_unit(trains[k], origins, ends, edges, out[k])
+        return unsorted
+
+    unsorted = [k for part in _POOL.map(job, range(n_jobs)) for k in part]
+    if unsorted:
+        raise ValueError(f"spike times of unit(s) at position(s) {sorted(unsorted)[:5]} are "
+                         "not sorted; sort them first (np.sort)")
+    return out.transpose(1, 2, 0)
+
+
+def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
+               bin_size: float | None = None, *, edges=None, unit_ids=None,
+               window_dim: str = "window", event_coord: str = "event_time",
+               window_coords: Mapping | None = None, unit_coords: Mapping | None = None
+               ) -> xr.DataArray:
+    """Spike counts of many units around many events.
+
+    Parameters
+    ----------
+    spike_times : mapping ``{unit_id: spike times (s)}``, e.g. ``session.spike_times``.
+    event_times : event (window reference) times in seconds, shape (n_windows,).
+    pre, post : seconds kept before and after each event.
+    bin_size : bin width in seconds; edges from :func:`window_edges`. Or give ``edges``
+        (seconds from the window start ``event - pre``, increasing) instead.
+    unit_ids : which units, in this order (default: all keys of ``spike_times``).
+    window_dim : name of the first dimension (e.g. ``"epoch"``).
+    event_coord : name of the coordinate holding the event times.
+    window_coords, unit_coords : extra coordinates ``{name: values}`` along the windows
+        and the units (e.g. stimulus names, brain areas).
+
+    Returns
+    -------
+    DataArray of int32 counts, dims (window_dim, "time", "unit"), shape
+    (n_windows, n_bins, n_units). Coordinates: ``event_coord`` (s) on the windows,
+    ``time`` = bin centres relative to the event (s), ``unit``; attributes ``bin_edges``
+    (from the window start, s), ``pre``, ``post`` and the counting convention. Windows
+    that run past the recording simply count no spikes there.
+    """
+    if (bin_size is None) == (edges is None):
+        raise ValueError("give either bin_size or edges (not both)")
+    if edges is None:
+        edges = window_edges(pre, post, bin_size)
+    else:
+        edges = _checks.float_array(edges, "edges", 1)
+        if edges.size < 2 or (np.diff(edges) <= 0).any():
+            raise ValueError("edges must be increasing, with at least two values")
+    events = _checks.float_array(event_times, "event_times", 1)
+    if events.size == 0 or not np.isfinite(events).all():
+        raise ValueError("event_times must be a non-empty array of finite times (s)")
+    ids, trains = _as_spike_trains(spike_times, unit_ids)
+    origins = events - pre
+    counts = count_spikes(trains, origins, events + post, edges)
+    centres = (edges[:-1] + edges[1:]) / 2 - pre
+    coords = {event_coord: (window_dim, events.copy()), "time": centres,
+              "unit": np.asarray(ids)}
+    for dim, extra, n in ((window_dim, window_coords, events.size), ("unit", unit_coords, len(ids))):
+        for name, values in (extra or {}).items():
+            values = np.asarray(values)
+            if values.shape != (n,):
+                raise ValueError(f"coordinate {name!r} has shape {values.shape}; the "
+                                 f"{dim} dimension has {n} entries")
+            coords[name] = (dim, values)
+    return xr.DataArray(
+        counts, dims=(window_dim, "time", "unit"), coords=coords, name="spike_counts",
+        attrs={"units": "spikes per bin", "pre": float(pre), "post": float(post),
+               "bin_edges": edges, "bin_size": float(np.median(np.diff(edges))),
+               "convention": "spikes with event-pre <= t <= event+post, counted on "
+                             "bin_edges from event-pre; bins [a, b) except the last, [a, b]"})

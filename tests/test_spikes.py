@@ -1,0 +1,93 @@
+"""Spike binning: identical to the walkthrough's per-unit loop on the same edges,
+including spikes on bin edges and window ends, empty units and windows past the end."""
+import numpy as np
+import pytest
+
+from course_utils.spikes import bin_spikes, window_edges
+
+
+def loop_counts(spike_times, unit_ids, starts, pre, post, edges):
+    """The walkthrough's algorithm, one unit and one window at a time."""
+    out = np.zeros((len(starts), len(edges) - 1, len(unit_ids)), dtype=np.int64)
+    for w, start in enumerate(starts):
+        origin, end = start - pre, start + post
+        for u, unit in enumerate(unit_ids):
+            t = spike_times[unit]
+            t = t[origin <= t]
+            t = t[t <= end]
+            out[w, :, u] = np.histogram(t - origin, bins=edges)[0]
+    return out
+
+
+@pytest.fixture
+def trains():
+    rng = np.random.default_rng(1)
+    starts = np.array([10.0, 30.25, 55.5])
+    pre, post = 2.0, 3.0
+    edges = np.arange(0, pre + post + 0.05, 0.1)
+    spikes = {}
+    for unit in range(6):
+        t = rng.uniform(0, 70, size=int(rng.integers(200, 2000)))
+        # spikes exactly on window starts/ends and on inner bin edges (as the loop sees them)
+        t = np.concatenate([t, starts - pre, starts + post, starts - pre + edges[5],
+                            starts - pre + edges[-1], [starts[0] - pre + 0.1 * 17]])
+        spikes[100 + unit] = np.sort(t)
+    spikes[200] = np.array([])                      # a unit that never fired
+    spikes[201] = np.array([69.9, 69.95])           # spikes only near the end
+    return spikes, starts, pre, post, edges
+
+
+def test_identical_to_the_loop_on_the_walkthrough_edges(trains):
+    spikes, starts, pre, post, edges = trains
+    ids = list(spikes)
+    ours = bin_spikes(spikes, starts, pre, post, edges=edges, unit_ids=ids)
+    expected = loop_counts(spikes, ids, starts, pre, post, edges)
+    assert ours.dims == ("window", "time", "unit") and ours.shape == expected.shape
+    np.testing.assert_array_equal(ours.values, expected)
+    assert (ours.sel(unit=200) == 0).all()
+
+
+def test_identical_to_the_loop_on_linspace_edges(trains):
+    spikes, starts, pre, post, _ = trains
+    edges = window_edges(pre, post, 0.1)
+    assert edges.size == 51 and edges[-1] == pre + post
+    ours = bin_spikes(spikes, starts, pre, post, 0.1)
+    np.testing.assert_array_equal(ours.values,
+                                  loop_counts(spikes, list(spikes), starts, pre, post, edges))
+    np.testing.assert_allclose(ours["time"].values[[0, -1]], [-1.95, 2.95])
+
+
+def test_windows_past_the_recording_and_overlapping(trains):
+    spikes, _, pre, post, edges = trains
+    starts = np.array([-5.0, 1.0, 2.5, 69.0, 500.0])   # before, overlapping, after the data
+    ours = bin_spikes(spikes, starts, pre, post, edges=edges)
+    np.testing.assert_array_equal(ours.values,
+                                  loop_counts(spikes, list(spikes), starts, pre, post, edges))
+    assert (ours.isel(window=-1) == 0).all()
+
+
+def test_edge_rule_known_answer():
+    # window [0, 1] s, bins [0, .5) and [.5, 1]: .5 counts once (later bin), 1.0 in the last
+    counts = bin_spikes({1: np.array([0.0, 0.25, 0.5, 0.99, 1.0, 1.0001])}, [0.0], 0.0, 1.0,
+                        0.5)
+    assert counts.values[0, :, 0].tolist() == [2, 3]
+
+
+def test_bad_inputs():
+    spikes = {1: np.array([1.0, 2.0])}
+    with pytest.raises(ValueError, match="whole number"):
+        bin_spikes(spikes, [1.0], 1.0, 1.0, 0.3)
+    with pytest.raises(ValueError, match="empty window"):
+        bin_spikes(spikes, [1.0], -1.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="either bin_size or edges"):
+        bin_spikes(spikes, [1.0], 1.0, 1.0)
+    with pytest.raises(KeyError, match="no spike times for unit"):
+        bin_spikes(spikes, [1.0], 1.0, 1.0, 0.1, unit_ids=[1, 99])
+    with pytest.raises(ValueError, match="not sorted"):
+        bin_spikes({1: np.array([2.0, 1.0])}, [1.0], 1.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="non-empty"):
+        bin_spikes(spikes, [], 1.0, 1.0, 0.1)
+    with pytest.raises(TypeError, match="map unit ids"):
+        bin_spikes([np.array([1.0])], [1.0], 1.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="real numbers"):
+        bin_spikes({1: np.array(["1.0"])}, [1.0], 1.0, 1.0, 0.1)
