@@ -1,0 +1,277 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Neuropixels: spike counts by visual area around stimulus epochs
+#
+# **Estimated time:** 40 minutes · **Prerequisites:** notebook 01; NumPy arrays;
+# a first look at xarray in notebook 03 helps.
+#
+# By the end of this notebook you will be able to:
+#
+# 1. choose Visual Coding Neuropixels sessions that record all six visual areas and
+#    load one with AllenSDK;
+# 2. read a session's stimulus epochs and its units per visual area;
+# 3. turn spike times into spike counts in 100 ms bins around every epoch start, for
+#    every unit, as one labelled array, and know exactly which bin a spike lands in;
+# 4. save that array to a portable NetCDF file and read it back;
+# 5. draw a raster, population rates and units-by-time heatmaps.
+
+# %%
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_utils.caches import open_ecephys_cache
+from course_utils.ecephys import (by_area, epoch_spike_counts, load_ecephys_session,
+                                  stimulus_epochs, units_by_area)
+from course_utils.export import load_netcdf, save_netcdf
+from course_utils.metadata import AREA_SHORT_NAMES, VISUAL_AREAS, sessions_with_areas
+
+SESSION = 756029989
+
+# %% [markdown]
+# ## 1. Sessions that record all six visual areas
+#
+# The six areas of mouse visual cortex, with the short names used in papers: V1
+# (primary visual cortex, `VISp`) and the higher areas LM, RL, AL, PM and AM.
+
+# %%
+cache = open_ecephys_cache()
+sessions = cache.get_session_table()
+print(AREA_SHORT_NAMES)
+eight = sessions_with_areas(sessions, VISUAL_AREAS, "brain_observatory_1.1")
+print(len(eight), "brain_observatory_1.1 sessions record all six:", eight)
+assert eight == [719161530, 750332458, 750749662, 754312389, 755434585, 756029989,
+                 791319847, 797828357]
+
+# %% [markdown]
+# ## 2. One session
+#
+# `load_ecephys_session` calls `cache.get_session_data`, which applies AllenSDK's
+# default quality filters to the units (amplitude cut-off, presence ratio, ISI
+# violations): `session.units` holds only units that pass.
+
+# %%
+started = time.perf_counter()
+session = load_ecephys_session(cache, SESSION)
+units = units_by_area(session)               # the six areas, with short names
+print(f"loaded in {time.perf_counter() - started:.0f} s; {len(session.units)} units pass "
+      f"the filters, {len(units)} of them in the six visual areas")
+units[["ecephys_structure_acronym", "area", "probe_description", "firing_rate"]].head()
+
+# %% [markdown]
+# Spike times are read from the file the first time you ask for them: a dictionary
+# `{unit id: sorted spike times in seconds}`.
+
+# %%
+started = time.perf_counter()
+spike_times = session.spike_times
+n_spikes = sum(len(spike_times[u]) for u in units.index)
+print(f"read in {time.perf_counter() - started:.0f} s: {n_spikes:,} spikes from the "
+      f"{len(units)} visual-area units")
+
+# %% [markdown]
+# **Self-check.** Units per area: V1 51, LM 30, RL 24, AL 51, PM 90, AM 72.
+
+# %%
+per_area = units["area"].value_counts(sort=False)
+print(per_area.to_dict())
+assert per_area.to_dict() == {"V1": 51, "LM": 30, "RL": 24, "AL": 51, "PM": 90, "AM": 72}
+
+# %% [markdown]
+# ## 3. Stimulus epochs
+#
+# The session shows blocks of different stimuli (Gabor patches, flashes, drifting and
+# static gratings, natural scenes and movies), separated by spontaneous activity in
+# front of a grey screen. An *epoch* is one such block.
+
+# %%
+session.get_stimulus_epochs().head(8)
+
+# %% [markdown]
+# We keep the stimulus epochs, dropping spontaneous and invalid ones:
+
+# %%
+epochs = stimulus_epochs(session)
+print(len(epochs), "stimulus epochs")
+epochs[["start_time", "stop_time", "duration", "stimulus_name"]]
+
+# %% [markdown]
+# **Self-check.** 15 epochs; the first starts at 84.496 s and the last at 8611.624 s.
+
+# %%
+print(f"{len(epochs)} epochs, first {epochs['start_time'].iloc[0]:.3f} s, "
+      f"last {epochs['start_time'].iloc[-1]:.3f} s")
+assert len(epochs) == 15
+assert abs(epochs["start_time"].iloc[0] - 84.49618798636119) < 1e-6
+
+# %% [markdown]
+# ## 4. Spike counts in 100 ms bins
+#
+# For every epoch and every unit we count spikes from 10 s before to 90 s after the
+# epoch start, in 1,000 bins of 100 ms. Which bin does a spike exactly on a bin edge
+# go to? We follow `np.histogram`: every bin is half-open, `[a, b)`, so an edge spike
+# goes to the later bin, except the last bin, which is closed, `[a, b]`. Spikes are
+# taken relative to the window start (epoch start − 10 s).
+#
+# `epoch_spike_counts` does every epoch and unit in one call and returns an
+# `xarray.DataArray` with dimensions *epoch × time × unit*. Each unit carries its area,
+# each epoch its start time and stimulus name, and `time` holds the bin centres in
+# seconds from the epoch start.
+
+# %%
+started = time.perf_counter()
+counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
+print(f"counted {int(counts.sum()):,} spikes in {time.perf_counter() - started:.2f} s")
+counts
+
+# %% [markdown]
+# Per area, this gives the walkthrough's layout: for each epoch a (time bins × units)
+# matrix.
+
+# %%
+areas = by_area(counts)
+for name, area_counts in areas.items():
+    print(f"{name}: {area_counts.sizes['epoch']} epochs of {area_counts.isel(epoch=0).shape}")
+
+# %% [markdown]
+# **Self-check.** 15 epochs × 1,000 bins × 318 units; V1's matrix for one epoch is
+# (1000, 51).
+
+# %%
+print(dict(counts.sizes), areas["V1"].isel(epoch=0).shape)
+assert dict(counts.sizes) == {"epoch": 15, "time": 1000, "unit": 318}
+assert areas["V1"].isel(epoch=0).shape == (1000, 51)
+
+# %% [markdown]
+# ## 5. Save, then read back
+#
+# NetCDF stores the counts with their dimension names, coordinates and attributes
+# (session id, bin edges, areas), so the file explains itself and opens in any language
+# with a NetCDF or HDF5 reader. (Pickle files, by contrast, are Python-only and can run
+# code when opened.) `save_netcdf` writes to a temporary file and renames it into
+# place, and refuses to replace an existing file unless you pass `overwrite=True`.
+
+# %%
+out_dir = Path("../outputs")
+out_dir.mkdir(exist_ok=True)
+path = save_netcdf(counts, out_dir / f"session_{SESSION}_epoch_counts.nc", overwrite=True)
+back = load_netcdf(path)
+print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB; identical after reading back:",
+      back.identical(counts))
+assert back.identical(counts)
+
+# %% [markdown]
+# The same file can be made without a notebook:
+#
+# ```bash
+# python -m course_utils bin-spikes --session 756029989 --bin-size 0.1 --pre 10 --post 90 \
+#     --out outputs/session_756029989_epoch_counts.nc --overwrite
+# ```
+#
+# ## 6. Looking at the counts
+#
+# A raster: each row a V1 unit, each tick a spike, around the start of the drifting
+# gratings epoch.
+
+# %%
+epoch = int(np.flatnonzero(counts["stimulus_name"].values == "drifting_gratings")[0])
+start = float(counts["start_time"][epoch])
+fig, ax = plt.subplots(figsize=(10, 5))
+for row, unit in enumerate(areas["V1"]["unit"].values):
+    t = spike_times[unit]
+    t = t[(t >= start - 2) & (t <= start + 8)] - start
+    ax.vlines(t, row + 0.6, row + 1.4, color="k", lw=0.5)
+ax.axvline(0, color="tab:red", lw=1)
+ax.set(title=f"V1 units around the start of epoch {epoch} (drifting gratings)",
+       xlabel="time from epoch start (s)", ylabel="unit")
+plt.show()
+
+# %% [markdown]
+# Population rate per area: mean count per unit and bin, divided by the bin width,
+# averaged over all 15 epochs.
+
+# %%
+bin_size = counts.attrs["bin_size"]
+fig, ax = plt.subplots(figsize=(10, 4))
+for name, area_counts in areas.items():
+    rate = area_counts.mean(["epoch", "unit"]) / bin_size
+    smooth = rate.rolling(time=10, center=True).mean()          # 1 s running mean
+    ax.plot(smooth["time"], smooth, label=name)
+ax.axvline(0, color="0.5", ls="--")
+ax.set(title="population rate around epoch starts (mean of 15 epochs, 1 s smoothing)",
+       xlabel="time from epoch start (s)", ylabel="spikes per second per unit")
+ax.legend(ncols=6, fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Units × time heatmaps, one per area, averaged over epochs (1 s bins for legibility).
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(15, 7), sharex=True)
+for ax, (name, area_counts) in zip(axes.flat, areas.items()):
+    coarse = area_counts.mean("epoch").coarsen(time=10).mean() / bin_size
+    im = ax.imshow(coarse.transpose("unit", "time").values, aspect="auto", cmap="viridis",
+                   extent=(-10, 90, coarse.sizes["unit"], 0), interpolation="nearest")
+    ax.axvline(0, color="w", lw=0.8, ls="--")
+    ax.set(title=f"{name} ({coarse.sizes['unit']} units)", xlabel="time from epoch start (s)",
+           ylabel="unit")
+    fig.colorbar(im, ax=ax, label="spikes/s")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Count spikes in 50 ms bins from 2 s before to 5 s after each epoch
+# start. What are the dimensions? Check that the number of bins is (2 + 5) / 0.05.
+#
+# **Exercise 2.** For each area, compare the mean rate in the 10 s before the epoch
+# starts with the 10 s after. Which area changes most, in spikes per second?
+#
+# **Exercise 3.** Select the LM units of the saved file without using `by_area`, using
+# the `area` coordinate, and find LM's most active unit across all epochs.
+
+# %% tags=["solution"]
+# Solution 1
+fine = epoch_spike_counts(session, pre=2.0, post=5.0, bin_size=0.05)
+print(dict(fine.sizes))
+assert fine.sizes["time"] == round((2 + 5) / 0.05)
+
+# %% tags=["solution"]
+# Solution 2
+before = counts.sel(time=slice(-10, 0)).mean(["epoch", "time"]) / bin_size
+after = counts.sel(time=slice(0, 10)).mean(["epoch", "time"]) / bin_size
+change = (after - before).groupby("area").mean()
+print(change.to_series().round(2).sort_values())
+
+# %% tags=["solution"]
+# Solution 3
+lm = back.sel(unit=back["area"] == "LM")
+totals = lm.sum(["epoch", "time"])
+print(f"LM has {lm.sizes['unit']} units; the most active is unit "
+      f"{int(totals.idxmax())} with {int(totals.max())} spikes in the 15 windows")
+
+# %% [markdown]
+# ## What's next
+# Notebook 05 decodes stimuli from population activity with scikit-learn, using these
+# counts and the ophys responses of notebook 03.
