@@ -1,0 +1,165 @@
+"""Decoding stimuli from population activity with scikit-learn, done carefully.
+
+Design matrices are built without any scaling: standardisation belongs inside the
+cross-validated ``Pipeline``, so that it is fitted on training rows only and nothing of
+the test rows leaks into it.
+
+>>> X, y = design_matrix(responses[~responses["omitted"]], label="image_name")
+>>> result = decode(X, y, n_splits=5, seed=0)
+>>> result.scores[["accuracy", "balanced_accuracy", "chance"]].mean()   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+
+def linear_svm(seed: int = 0, class_weight=None) -> Pipeline:
+    """Standardise each feature (fitted on the training rows), then a linear SVM."""
+    return make_pipeline(StandardScaler(),
+                         LinearSVC(C=1.0, dual=False, class_weight=class_weight,
+                                   random_state=seed, max_iter=5000))
+
+
+def design_matrix(table: pd.DataFrame, value: str = "mean_response",
+                  label: str = "image_name", row: str = "stimulus_presentations_id",
+                  column: str = "cell_specimen_id") -> tuple[pd.DataFrame, pd.Series]:
+    """Presentations x cells features and their labels from a stimulus-response table.
+
+    Returns ``X`` (DataFrame, one row per ``row`` id, one column per ``column`` id,
+    values ``value``) and ``y`` (Series of ``label``, same index as ``X``). Raises
+    ``ValueError`` when a (row, column) pair repeats, a row lacks a cell, or a row has
+    more than one label.
+    """
+    missing = [c for c in (value, label, row, column) if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table has no column(s) {missing}; expected a stimulus-"
+                         "response table (course_utils.responses.stimulus_response_table)")
+    if table.duplicated([row, column]).any():
+        raise ValueError(f"some ({row}, {column}) pairs appear twice; one value per pair "
+                         "is needed")
+    X = table.pivot(index=row, columns=column, values=value)
+    if X.isna().any().any():
+        bad = X.index[X.isna().any(axis=1)][:5].tolist()
+        raise ValueError(f"rows {bad} lack some cells' values (NaN); drop those "
+                         "presentations (e.g. windows that run past the recording)")
+    labels = table.groupby(row)[label].nunique()
+    if (labels > 1).any():
+        raise ValueError(f"some {row} carry more than one {label!r}")
+    y = table.drop_duplicates(row).set_index(row)[label].reindex(X.index)
+    X.columns.name = column
+    return X, y
+
+
+def window_features(counts: xr.DataArray, window_s: float = 1.0, start_s: float = 0.0,
+                    label: str = "stimulus_name") -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Spike counts summed in consecutive windows, as rows for a decoder.
+
+    ``counts``: (epoch, time, unit) from :func:`course_utils.ecephys.epoch_spike_counts`.
+    Bins with centres at or after ``start_s`` are grouped into windows of ``window_s``
+    seconds (a whole number of bins; a last partial window is dropped).
+
+    Returns ``X`` (rows = (epoch, window), columns = unit ids, spike counts), ``y`` (the
+    epoch's ``label``) and ``groups`` (the epoch number), so that cross-validation can
+    keep windows of one epoch together.
+    """
+    bin_size = float(counts.attrs["bin_size"])
+    per_window = int(round(window_s / bin_size))
+    if per_window < 1 or abs(per_window * bin_size - window_s) > 1e-6:
+        raise ValueError(f"window_s={window_s} is not a whole number of {bin_size} s bins")
+    after = counts.sel(time=slice(start_s, None))
+    n_windows = after.sizes["time"] // per_window
+    if n_windows == 0:
+        raise ValueError("no complete window after start_s")
+    after = after.isel(time=slice(0, n_windows * per_window))
+    summed = after.coarsen(time=per_window).sum()               # (epoch, window, unit)
+    n_epochs = summed.sizes["epoch"]
+    values = summed.transpose("epoch", "time", "unit").values.reshape(n_epochs * n_windows, -1)
+    index = pd.MultiIndex.from_product([range(n_epochs), range(n_windows)],
+                                       names=["epoch", "window"])
+    X = pd.DataFrame(values, index=index, columns=pd.Index(counts["unit"].values, name="unit"))
+    y = pd.Series(np.repeat(counts[label].values, n_windows), index=index, name=label)
+    groups = pd.Series(np.repeat(np.arange(n_epochs), n_windows), index=index, name="epoch")
+    return X, y, groups
+
+
+@dataclass
+class DecodingResult:
+    """Per-fold scores and the pooled confusion matrix of :func:`decode`."""
+    scores: pd.DataFrame        # fold, n_train, n_test, accuracy, balanced_accuracy, chance
+    confusion: pd.DataFrame     # true label x predicted label, rows sum to 1
+    labels: list
+
+    def summary(self) -> pd.Series:
+        """Mean over folds, rounded for printing."""
+        return self.scores[["accuracy", "balanced_accuracy", "chance"]].mean().round(3)
+
+
+def _check(X, y, n_splits: int) -> tuple[np.ndarray, np.ndarray]:
+    Xa = np.asarray(X, dtype=float)
+    ya = np.asarray(y)
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples x features), got shape {Xa.shape}")
+    if len(ya) != len(Xa):
+        raise ValueError(f"X has {len(Xa)} rows but y has {len(ya)} labels")
+    if not np.isfinite(Xa).all():
+        rows = np.flatnonzero(~np.isfinite(Xa).all(axis=1))[:5].tolist()
+        raise ValueError(f"X contains NaN or infinite values (rows {rows} ...); drop or "
+                         "fill them before decoding")
+    classes, n_per_class = np.unique(ya, return_counts=True)
+    if classes.size < 2:
+        raise ValueError(f"only one class ({classes.tolist()}) in y: nothing to decode")
+    if n_per_class.min() < n_splits:
+        few = {str(c): int(n) for c, n in zip(classes, n_per_class) if n < n_splits}
+        raise ValueError(f"too few samples in class(es) {few} for {n_splits}-fold "
+                         "cross-validation: each class needs at least n_splits samples")
+    return Xa, ya
+
+
+def decode(X, y, n_splits: int = 5, seed: int = 0, model=None, cv=None,
+           groups=None) -> DecodingResult:
+    """Cross-validated decoding of ``y`` from ``X``.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) features, e.g. from :func:`design_matrix`.
+    y : (n_samples,) labels.
+    n_splits, seed : stratified k-fold, shuffled with ``seed`` (ignored if ``cv`` given).
+    model : a scikit-learn estimator; default :func:`linear_svm`. Cloned for each fold.
+    cv, groups : another splitter (e.g. ``StratifiedGroupKFold``) and its groups.
+
+    Returns
+    -------
+    DecodingResult with ``scores`` (one row per fold: accuracy, balanced accuracy, and
+    ``chance``, the accuracy of always guessing the training set's most frequent class)
+    and ``confusion`` (rows: true label, columns: predicted, each row sums to 1).
+    """
+    Xa, ya = _check(X, y, n_splits if cv is None else 2)
+    model = linear_svm(seed) if model is None else model
+    cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed) if cv is None else cv
+    labels = sorted(np.unique(ya).tolist())
+    rows, pooled = [], np.zeros((len(labels), len(labels)))
+    for fold, (train, test) in enumerate(cv.split(Xa, ya, groups)):
+        fitted = clone(model).fit(Xa[train], ya[train])
+        predicted = fitted.predict(Xa[test])
+        dummy = DummyClassifier(strategy="most_frequent").fit(Xa[train], ya[train])
+        rows.append({"fold": fold, "n_train": len(train), "n_test": len(test),
+                     "accuracy": accuracy_score(ya[test], predicted),
+                     "balanced_accuracy": balanced_accuracy_score(ya[test], predicted),
+                     "chance": accuracy_score(ya[test], dummy.predict(Xa[test]))})
+        pooled += confusion_matrix(ya[test], predicted, labels=labels)
+    with np.errstate(invalid="ignore"):
+        normalised = pooled / pooled.sum(axis=1, keepdims=True)
+    confusion = pd.DataFrame(normalised, index=pd.Index(labels, name="true"),
+                             columns=pd.Index(labels, name="predicted"))
+    return DecodingResult(pd.DataFrame(rows), confusion, labels)
