@@ -1,6 +1,10 @@
 """Helpers shared by the Allen Brain Observatory course notebooks.
 
-Modules: ``config`` (where data come from), ``caches`` (open the AllenSDK caches),
+Data: ``config`` (where data come from), ``caches`` (open the AllenSDK caches),
 ``metadata`` (the shipped release tables), ``sample`` (the offline sample).
+Two-photon: ``experiments`` (load planes, read traces), ``tidy`` (tidy trace tables),
+``alignment`` (event-triggered responses), ``responses`` (stimulus-response tables).
+Neuropixels: ``spikes`` (binned spike counts), ``ecephys`` (units by area, epochs).
+Both: ``decoding`` (scikit-learn decoding), ``plotting``, ``export`` (NetCDF files).
 """
 __version__ = "0.1.0"
