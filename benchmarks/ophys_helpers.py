@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import time
 import tracemalloc
 import warnings
 
 import numpy as np
 import pandas as pd
+
+from _timing import best_time
 
 warnings.simplefilter("ignore")
 
@@ -52,16 +53,6 @@ def import_peer():
 
 def _moved(*args, **kwargs):
     raise NotImplementedError("calculate_reward_rate moved to allensdk's Trials class")
-
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
 
 
 def peak_bytes(fn) -> int:

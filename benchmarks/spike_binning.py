@@ -20,24 +20,15 @@ of a Python session also loads numba's compiled kernel, reported separately).
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 import warnings
 
 import numpy as np
 
+from _timing import best_time
+
 warnings.simplefilter("ignore")
 AREAS = ("VISp", "VISl", "VISrl", "VISal", "VISpm", "VISam")
-
-
-def best_time(fn, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
 
 
 def walkthrough_loop(session, starts, pre=10.0, post=90.0):

@@ -35,7 +35,6 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from course_utils.alignment import event_triggered_responses, mean_sem
 from course_utils.caches import open_ophys_cache

@@ -9,7 +9,7 @@ from allensdk.brain_observatory.ecephys.ecephys_project_cache import EcephysProj
 
 from course_utils.metadata import VISUAL_AREAS, read_table, sessions_with_areas
 
-from conftest import ECEPHYS_SESSION, EXPERIMENTS, OPHYS_SESSION
+from conftest import EXPERIMENTS, OPHYS_SESSION
 
 IMAGES_B = ["im000", "im106", "im075", "im073", "im045", "im054", "im031", "im035"]
 EPOCH_STARTS = [84.49618798636119, 1285.4833979863608, 1585.7344179863614,
