@@ -91,3 +91,13 @@ def test_bad_inputs():
         bin_spikes([np.array([1.0])], [1.0], 1.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="real numbers"):
         bin_spikes({1: np.array(["1.0"])}, [1.0], 1.0, 1.0, 0.1)
+
+
+def test_allensdk_counts_a_spike_on_a_shared_edge_in_both_bins():
+    # why our counts can differ from EcephysSession.presentationwise_spike_counts
+    from allensdk.brain_observatory.ecephys.ecephys_session import build_spike_histogram
+    spikes = {1: np.array([0.5])}
+    sdk = build_spike_histogram(np.array([[0.0, 0.5, 1.0]]), spikes, [1])
+    ours = bin_spikes(spikes, [0.0], 0.0, 1.0, 0.5)
+    assert sdk[0, :, 0].tolist() == [1, 1]
+    assert ours.values[0, :, 0].tolist() == [0, 1]
