@@ -99,8 +99,8 @@ def image_matrix(ophys_experiments):
     from course_utils.experiments import session_trace_array
     from course_utils.responses import stimulus_response_table
     stim = ophys_experiments[EXPERIMENTS[0]].stimulus_presentations
-    flashes = stim[(stim["stimulus_block_name"] == "change_detection_behavior")
-                   & ~stim["omitted"].astype(bool)]
+    flashes = stim[stim["stimulus_block_name"] == "change_detection_behavior"]
+    flashes = flashes[~flashes["omitted"].astype(bool)]
     table = stimulus_response_table(session_trace_array(ophys_experiments, "dff"), flashes)
     return design_matrix(table)
 
