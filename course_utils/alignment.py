@@ -160,24 +160,6 @@ def event_triggered_responses(traces, event_times, t_before: float, t_after: flo
     return xr.DataArray(out, dims=dims, coords=coords, name=name or "response", attrs=attrs)
 
 
-def align_experiments(experiments, trace: str, event_times, t_before: float, t_after: float,
-                      **kwargs) -> xr.DataArray:
-    """:func:`event_triggered_responses` for every plane, concatenated along ``cell``.
-
-    ``experiments`` maps experiment ids to AllenSDK experiments (see
-    :func:`course_utils.experiments.load_session_experiments`); the planes may have
-    different timestamps, each is aligned on its own clock.
-    """
-    from .experiments import trace_array
-
-    parts = [event_triggered_responses(trace_array(e, trace), event_times, t_before, t_after,
-                                       **kwargs) for e in experiments.values()]
-    if "sampling_rate" not in kwargs and len({p.sizes["time"] for p in parts}) > 1:
-        raise ValueError("the planes have different frame rates; pass sampling_rate= so "
-                         "they share one grid")
-    return xr.concat(parts, dim="cell")
-
-
 def mean_sem(responses: xr.DataArray, dim: str = "event") -> xr.Dataset:
     """Mean and standard error of the mean over ``dim`` (NaNs ignored).
 

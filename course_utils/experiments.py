@@ -101,6 +101,20 @@ def trace_matrix(experiment, trace: str, cell_ids, out: np.ndarray | None = None
     return out
 
 
+def _cell_coords(experiment, cells: pd.DataFrame, metadata: Iterable[str]) -> dict:
+    """Coordinates along ``cell``: ids, ROI ids and experiment metadata per cell."""
+    meta = experiment.metadata
+    absent = [k for k in metadata if k not in meta]
+    if absent:
+        raise KeyError(f"experiment {meta.get('ophys_experiment_id')} has no metadata "
+                       f"{absent}; available: {sorted(meta)}")
+    coords = {"cell": ("cell", cells.index.to_numpy()),
+              "cell_roi_id": ("cell", cells["cell_roi_id"].to_numpy())}
+    for key in metadata:
+        coords[key] = ("cell", np.repeat(np.asarray([meta[key]]), len(cells)))
+    return coords
+
+
 def trace_array(experiment, trace: str = "dff", exclude_invalid_rois: bool = True
                 ) -> xr.DataArray:
     """One experiment's traces as a labelled array.
@@ -113,13 +127,8 @@ def trace_array(experiment, trace: str = "dff", exclude_invalid_rois: bool = Tru
         extra coordinates; ``time``: ophys timestamps in seconds.
     """
     cells = cell_table(experiment, exclude_invalid_rois)
-    meta = experiment.metadata
-    n = len(cells)
-    coords = {"cell": ("cell", cells.index.to_numpy()),
-              "cell_roi_id": ("cell", cells["cell_roi_id"].to_numpy()),
-              "time": ("time", np.asarray(experiment.ophys_timestamps, dtype=np.float64))}
-    for key in CELL_METADATA:
-        coords[key] = ("cell", np.repeat(np.asarray([meta[key]]), n))
+    coords = _cell_coords(experiment, cells, CELL_METADATA)
+    coords["time"] = ("time", np.asarray(experiment.ophys_timestamps, dtype=np.float64))
     return xr.DataArray(trace_matrix(experiment, trace, cells.index), dims=("cell", "time"),
                         coords=coords, name=trace,
                         attrs={"units": TRACE_UNITS[trace], "time_units": "s"})
@@ -130,8 +139,9 @@ def session_trace_array(experiments: Mapping[int, object], trace: str = "dff",
     """All planes' traces in one (cell, time) array; the planes must share timestamps.
 
     Mesoscope planes of one session are imaged on one frame clock, so their timestamps
-    agree; if they do not, align each plane on its own (see
-    :func:`course_utils.alignment.event_triggered_responses`) and concatenate the results.
+    agree; if they do not, align each plane on its own with
+    :func:`course_utils.alignment.event_triggered_responses` and ``xr.concat`` the results
+    along ``cell`` (they share the relative time grid when given one ``sampling_rate``).
     """
     arrays = [trace_array(e, trace, exclude_invalid_rois) for e in experiments.values()]
     first = arrays[0]["time"].values
@@ -172,11 +182,7 @@ def load_session_traces(cache, ophys_session_id: int,
     for n, exp_id in enumerate(ids, 1):
         experiment = load_experiments(cache, [exp_id])[exp_id]
         cells = cell_table(experiment, exclude_invalid_rois)
-        meta = experiment.metadata
-        absent = [k for k in metadata if k not in meta]
-        if absent:
-            raise KeyError(f"experiment {exp_id} has no metadata {absent}; available: "
-                           f"{sorted(meta)}")
+        coords = _cell_coords(experiment, cells, metadata)
         ts = np.asarray(experiment.ophys_timestamps, dtype=np.float64)
         if times is None:
             times = ts
@@ -188,10 +194,6 @@ def load_session_traces(cache, ophys_session_id: int,
                                                    table=tables[TRACES[t][0]]),
                     {"units": TRACE_UNITS[t]})
                 for t in TRACES}
-        coords = {"cell": cells.index.to_numpy(),
-                  "cell_roi_id": ("cell", cells["cell_roi_id"].to_numpy())}
-        for key in metadata:
-            coords[key] = ("cell", np.repeat(np.asarray([meta[key]]), len(cells)))
         parts.append(xr.Dataset(data, coords=coords))
         del experiment, tables
         if progress:

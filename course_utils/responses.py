@@ -1,7 +1,7 @@
 """Stimulus-response tables: one row per (cell, presentation) with its mean response.
 
->>> from course_utils.experiments import session_trace_array
->>> dff = session_trace_array(experiments, "dff")                    # (cell, time)
+>>> from course_utils.experiments import load_session_traces
+>>> dff = load_session_traces(cache, 854060305)["dff"]               # (cell, time)
 >>> flashes = experiment.stimulus_presentations.query(
 ...     "stimulus_block_name == 'change_detection_behavior'")
 >>> table = stimulus_response_table(dff, flashes)
@@ -44,8 +44,8 @@ def stimulus_response_table(traces: xr.DataArray, presentations: pd.DataFrame,
 
     Parameters
     ----------
-    traces : DataArray with dims ("cell", "time"), e.g. dF/F from
-        :func:`course_utils.experiments.session_trace_array`.
+    traces : DataArray with dims ("cell", "time"), e.g. ``["dff"]`` of
+        :func:`course_utils.experiments.load_session_traces`.
     presentations : AllenSDK ``stimulus_presentations`` (or any subset of it): index
         ``stimulus_presentations_id``, a ``start_time`` column in seconds.
     response_window, baseline_window : seconds relative to each presentation's start.
