@@ -103,7 +103,8 @@ def _count_unit(t, origins, ends, edges, out):
             out[w, b] += 1
 
 
-_POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)))
+_N_JOBS = max(1, min(4, os.cpu_count() or 1))
+_POOL = ThreadPoolExecutor(_N_JOBS)
 # Arrays already found sorted: id -> (weak reference, data address, length). A unit's
 # spike times are checked once per array object rather than on every call (the check
 # reads every spike of the session, far more than the windows hold).
@@ -138,7 +139,7 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     n_units = len(trains)
     out = np.zeros((n_units, origins.size, edges.size - 1), dtype=np.int32)
-    n_jobs = _POOL._max_workers
+    n_jobs = _N_JOBS
 
     def job(first: int) -> list[int]:
         unsorted = []
