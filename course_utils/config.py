@@ -29,6 +29,11 @@ RECIPE_PATH = DATA_DIR / "sample_recipe.toml"
 
 DEFAULT_ALLEN_CACHE_DIR = Path.home() / "allen_brain_observatory_cache"
 
+#: Where the course is published (``owner/name`` on GitHub) and the branch that launch
+#: links (Binder, Colab, the site) point to. A fork changes these two lines only.
+GITHUB_REPOSITORY = "allen-course/allen-brain-observatory-course"
+GITHUB_BRANCH = "main"
+
 
 def data_source(source: str | None = None) -> str:
     """Return the data source to use: ``source`` if given, else ``$COURSE_DATA_SOURCE``,
