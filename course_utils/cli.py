@@ -5,6 +5,7 @@ Commands
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the course notebooks headless, in order, and report each one's time
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+check           is this environment ready for the course? (ok / FIX per line)
 fetch           download the real Allen files the notebooks use (before a workshop)
 """
 from __future__ import annotations
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
-    from . import fetch
+    from . import check, fetch
+    check.register(sub)
     fetch.register(sub)
     args = parser.parse_args(argv)
     try:
