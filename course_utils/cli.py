@@ -25,10 +25,14 @@ OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
 
 
 def _build_sample(args: argparse.Namespace) -> int:
-    from .sample import build_sample, read_marker
+    from .sample import NotASampleError, build_sample, read_marker
     from .config import sample_dir
 
-    report = build_sample(force=args.force, progress=not args.quiet)
+    try:
+        report = build_sample(force=args.force, progress=not args.quiet)
+    except NotASampleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if report is None:
         marker = read_marker()
         print(f"offline sample is up to date at {sample_dir()} "
