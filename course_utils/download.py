@@ -211,7 +211,7 @@ def _transfer(item: RemoteFile, bar) -> int | None:
                 out.write(block)
                 bar.update(len(block))
         except (OSError, http.client.HTTPException) as err:     # reset, time-out: resume
-            bar.write(f"  transfer of {item.dest.name} interrupted ({err}); resuming")
+            bar.write(f"{item.dest.name}: transfer interrupted ({err})")
     return total
 
 
@@ -232,8 +232,8 @@ def download(item: RemoteFile, progress: bool = True, attempts: int = 3) -> Path
     if item.dest.exists():
         return item.dest
     item.dest.parent.mkdir(parents=True, exist_ok=True)
-    with tqdm(desc=item.dest.name, unit="B", unit_scale=True, unit_divisor=1024,
-              disable=not progress, leave=True) as bar:
+    with tqdm(desc=item.dest.name, total=item.size, unit="B", unit_scale=True,
+              unit_divisor=1024, disable=not progress, leave=True) as bar:
         for attempt in range(1, attempts + 1):
             total = _transfer(item, bar)
             got = item.part.stat().st_size if item.part.exists() else 0
@@ -244,6 +244,8 @@ def download(item: RemoteFile, progress: bool = True, attempts: int = 3) -> Path
                     f"{item.dest.name}: the transfer stopped at {got:,} of {total:,} bytes "
                     f"{attempts} times. The partial file {item.part} is kept; run the "
                     "command again to resume from there.")
+            bar.write(f"{item.dest.name}: the transfer stopped at {got:,} of {total:,} "
+                      "bytes; resuming")
     verify(item.part, item, total)
     os.replace(item.part, item.dest)
     return item.dest

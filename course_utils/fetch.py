@@ -79,7 +79,7 @@ class Plan:
             out.append(f"  {f.dest.name:<58} {human(f.size):>9}  {state}")
         if self.session_id is not None:
             todo = len(self.missing_tables())
-            out.append(f"  {'Neuropixels tables (sessions, probes, channels, units, metrics)':<58}"
+            out.append(f"  {'Neuropixels tables and unit metrics':<58}"
                        f" {'?':>9}  " + (f"{todo} to fetch through AllenSDK" if todo else "in place"))
         total = sum(f.size or 0 for f in self.files)
         free = shutil.disk_usage(self.cache_dir).free

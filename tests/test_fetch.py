@@ -3,6 +3,7 @@ files in the real layout: files land exactly where AllenSDK's caches look, and t
 caches then open them without downloading anything."""
 import io
 import json
+import shutil
 import socket
 from collections import namedtuple
 
@@ -52,7 +53,8 @@ def cache_dir(allen, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FETCH_OPHYS_URL", allen.url)
     monkeypatch.setenv("COURSE_FETCH_ECEPHYS_URL", allen.url)
     monkeypatch.setenv("COURSE_ALLEN_CACHE_DIR", str(tmp_path / "allen"))
-    return (tmp_path / "allen").resolve()
+    yield (tmp_path / "allen").resolve()
+    shutil.rmtree(tmp_path / "allen", ignore_errors=True)     # up to 300 MB of copies
 
 
 def _nwb_gets(server):
