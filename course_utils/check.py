@@ -71,7 +71,9 @@ def pins_file(version: tuple = tuple(sys.version_info[:2])) -> Path:
     """The pins for this Python: ``requirements-py312.txt`` on 3.12 if the course has
     one, else ``requirements.txt``."""
     py312 = REPO_ROOT / "requirements-py312.txt"
-    return py312 if tuple(version[:2]) == (3, 12) and py312.exists() else REPO_ROOT / "requirements.txt"
+    if tuple(version[:2]) == (3, 12) and py312.exists():
+        return py312
+    return REPO_ROOT / "requirements.txt"
 
 
 def check_packages(path: Path | None = None, version_of=installed_version) -> Check:
@@ -117,7 +119,8 @@ def check_nwb(root: Path | None = None) -> Check:
                 first = traces.data[:5]
     except Exception as err:  # any failure to read is the finding
         return Check("nwb", False, f"pynwb/hdmf cannot read {path.name}: "
-                     f"{type(err).__name__}: {str(err)[:200]}", SETUP + " (pynwb 2.8.3 needs hdmf 3.x)")
+                     f"{type(err).__name__}: {str(err)[:200]}",
+                     SETUP + " (pynwb 2.8.3 needs hdmf 3.x)")
     expected = load_recipe()["ophys"]["n_frames"]
     if frames != expected or first.size == 0:
         return Check("nwb", False, f"{path.name} holds {frames} frames, the recipe {expected}",
@@ -195,8 +198,8 @@ def check_fetched(cache_dir: Path | None = None) -> Check:
 
     cache_dir = allen_cache_dir(cache_dir)
     experiments, session = course_files()
-    wanted = [f"visual-behavior-ophys-*/behavior_ophys_experiments/behavior_ophys_experiment_{e}.nwb"
-              for e in experiments] + [f"session_{session}/session_{session}.nwb"]
+    planes = "visual-behavior-ophys-*/behavior_ophys_experiments/behavior_ophys_experiment_{}.nwb"
+    wanted = [planes.format(e) for e in experiments] + [f"session_{session}/session_{session}.nwb"]
     missing = [w for w in wanted if not any(cache_dir.glob(w))]
     if missing:
         return Check("allen", False, f"{len(missing)} of {len(wanted)} NWB files the notebooks "

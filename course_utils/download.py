@@ -74,7 +74,8 @@ def require_reachable(url: str, timeout: float = CONNECT_TIMEOUT) -> None:
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as err:
-        reason = "name not resolved" if isinstance(err, socket.gaierror) else str(err) or type(err).__name__
+        reason = ("name not resolved" if isinstance(err, socket.gaierror)
+                  else str(err) or type(err).__name__)
         raise ConnectionError(f"Cannot reach {host}:{port} ({reason}). {OFFLINE_HINT}") from None
 
 

@@ -63,7 +63,8 @@ class Plan:
 
     def remaining(self) -> int:
         """Bytes still to download (unknown sizes count as zero)."""
-        return sum(max((f.size or 0) - self.present(f), 0) for f in self.files if not f.dest.exists())
+        return sum(max((f.size or 0) - self.present(f), 0)
+                   for f in self.files if not f.dest.exists())
 
     def missing_tables(self) -> list[Path]:
         if self.session_id is None:
@@ -79,8 +80,8 @@ class Plan:
             out.append(f"  {f.dest.name:<58} {human(f.size):>9}  {state}")
         if self.session_id is not None:
             todo = len(self.missing_tables())
-            out.append(f"  {'Neuropixels tables and unit metrics':<58}"
-                       f" {'?':>9}  " + (f"{todo} to fetch through AllenSDK" if todo else "in place"))
+            state = f"{todo} to fetch through AllenSDK" if todo else "in place"
+            out.append(f"  {'Neuropixels tables and unit metrics':<58} {'?':>9}  {state}")
         total = sum(f.size or 0 for f in self.files)
         free = shutil.disk_usage(self.cache_dir).free
         out.append(f"to download: {human(self.remaining())} of {human(total)}; "

@@ -83,7 +83,8 @@ class FakeServer:
 
             def _listing(self, prefix: str) -> bytes:
                 items = "".join(
-                    f"<Contents><Key>{escape(p.lstrip('/'))}</Key><Size>{_size(d)}</Size></Contents>"
+                    f"<Contents><Key>{escape(p.lstrip('/'))}</Key>"
+                    f"<Size>{_size(d)}</Size></Contents>"
                     for p, d in sorted(server.files.items()) if p.lstrip("/").startswith(prefix))
                 return (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{S3_NS}">'
                         f"<Prefix>{escape(prefix)}</Prefix><IsTruncated>false</IsTruncated>"
@@ -129,8 +130,8 @@ class FakeServer:
                 end = stop if limit is None else min(stop, start + limit)
                 try:
                     for block in _blocks(data, start, end):
+                        entry["sent"] += len(block)      # counted before the client can see it
                         self.wfile.write(block)
-                        entry["sent"] += len(block)
                 except (BrokenPipeError, ConnectionResetError):   # the client hung up
                     self.close_connection = True
                     return

@@ -1,6 +1,5 @@
 """``check``: every check passes here, and each one fails on purpose with its fix."""
 import json
-import shutil
 
 import pytest
 
@@ -95,7 +94,8 @@ def test_nwb_check_reads_the_sample_and_reports_unreadable_files(sample_path, tm
     bad.mkdir(parents=True)
     (bad / "behavior_ophys_experiment_1.nwb").write_bytes(b"not an HDF5 file")
     result = check.check_nwb(tmp_path)
-    assert not result.ok and "pynwb/hdmf cannot read behavior_ophys_experiment_1.nwb" in result.line()
+    assert not result.ok
+    assert "pynwb/hdmf cannot read behavior_ophys_experiment_1.nwb" in result.line()
     assert "pynwb 2.8.3 needs hdmf 3.x" in result.fix
 
 

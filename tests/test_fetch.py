@@ -58,7 +58,8 @@ def cache_dir(allen, tmp_path, monkeypatch):
 
 
 def _nwb_gets(server):
-    return [r for r in server.log if r["method"] == "GET" and r["path"].endswith((".nwb", "1026124469"))]
+    return [r for r in server.log
+            if r["method"] == "GET" and r["path"].endswith((".nwb", "1026124469"))]
 
 
 def test_plan_puts_every_file_where_the_caches_look(allen, cache_dir, sample_path):
@@ -260,5 +261,6 @@ def test_file_ids_must_lead_to_the_files_fetched(allen, cache_dir, sample_path, 
     rows = table["ophys_experiment_id"].isin(EXPERIMENTS[:2])
     table.loc[rows, "file_id"] = table.loc[rows, "file_id"].to_numpy()[::-1]   # swap two
     table.to_csv(tmp_path / "swapped.csv", index=False)
-    with pytest.raises(DownloadError, match="map experiment 854759890 to behavior_ophys_experiment_854759894"):
+    with pytest.raises(DownloadError,
+                       match="map experiment 854759890 to behavior_ophys_experiment_854759894"):
         af.check_file_ids(plan.manifest, tmp_path / "swapped.csv", plan.files, EXPERIMENTS)
