@@ -149,3 +149,19 @@ def test_urls_must_be_http(tmp_path):
     with pytest.raises(ValueError, match="not an http"):
         require_reachable("ftp://example.org/file")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_silent_host_times_out_after_the_short_connect_timeout(monkeypatch):
+    from course_utils import download as download_module
+
+    seen = []
+
+    def silent(address, timeout):
+        seen.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(download_module.socket, "create_connection", silent)
+    with pytest.raises(ConnectionError, match=r"example\.org:443 \(timed out\).*offline sample"):
+        require_reachable("https://example.org/file.nwb")
+    assert seen == [(("example.org", 443), download_module.CONNECT_TIMEOUT)]
+    assert download_module.CONNECT_TIMEOUT <= 5
