@@ -15,6 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                   "ALL_PROXY")
+
+
+def without_proxies(monkeypatch) -> None:
+    """Talk to 127.0.0.1 directly even where the machine sets a proxy."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 class FakeServer:

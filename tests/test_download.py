@@ -9,7 +9,13 @@ import pytest
 from course_utils.download import (HDF5_SIGNATURE, DownloadError, RemoteFile, download,
                                    is_hdf5, remote_size, require_reachable)
 
-from fake_http import FakeServer
+from fake_http import FakeServer, without_proxies
+
+
+@pytest.fixture(autouse=True)
+def _direct(monkeypatch):
+    without_proxies(monkeypatch)
+
 
 SIZE = 3 * (1 << 20) + 12_345          # a little over three read chunks
 

@@ -18,7 +18,13 @@ from course_utils.download import DownloadError
 from course_utils.fetch import execute, make_plan
 
 from conftest import ECEPHYS_SESSION, EXPERIMENTS
-from fake_http import FakeServer
+from fake_http import FakeServer, without_proxies
+
+
+@pytest.fixture(autouse=True)
+def _direct(monkeypatch):
+    without_proxies(monkeypatch)
+
 
 S = ECEPHYS_SESSION
 MANIFEST = "visual-behavior-ophys_project_manifest_v1.1.0.json"
