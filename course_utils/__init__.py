@@ -6,5 +6,7 @@ Two-photon: ``experiments`` (load planes, read traces), ``tidy`` (tidy trace tab
 ``alignment`` (event-triggered responses), ``responses`` (stimulus-response tables).
 Neuropixels: ``spikes`` (binned spike counts), ``ecephys`` (units by area, epochs).
 Both: ``decoding`` (scikit-learn decoding), ``plotting``, ``export`` (NetCDF files).
+Instructors: ``check`` (is the environment ready?), ``fetch`` (download the real files the
+notebooks use, listed by ``allen_files``, with ``download``: resumed and verified).
 """
 __version__ = "0.1.0"

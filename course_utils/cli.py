@@ -5,6 +5,8 @@ Commands
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the notebooks headless, in order; report each one's time and peak memory
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+check           is this environment ready for the course? (ok / FIX per line)
+fetch           download the real Allen files the notebooks use (before a workshop)
 """
 from __future__ import annotations
 
@@ -23,10 +25,14 @@ OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
 
 
 def _build_sample(args: argparse.Namespace) -> int:
-    from .sample import build_sample, read_marker
+    from .sample import NotASampleError, build_sample, read_marker
     from .config import sample_dir
 
-    report = build_sample(force=args.force, progress=not args.quiet)
+    try:
+        report = build_sample(force=args.force, progress=not args.quiet)
+    except NotASampleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if report is None:
         marker = read_marker()
         print(f"offline sample is up to date at {sample_dir()} "
@@ -178,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
+    from . import check, fetch
+    check.register(sub)
+    fetch.register(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
