@@ -61,19 +61,22 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
     areas = list(areas)
     if not areas:
         raise ValueError("no areas given")
+    if len(set(areas)) < len(areas):
+        raise ValueError(f"areas {areas} name an area more than once; give each once")
     units = session.units
-    recorded = units["ecephys_structure_acronym"]
-    absent = [a for a in areas if not (recorded == a).any()]
+    recorded = units["ecephys_structure_acronym"].to_numpy()
+    position = pd.Index(areas).get_indexer(recorded)       # -1: not one of ``areas``
+    absent = [a for i, a in enumerate(areas) if not (position == i).any()]
     if absent:
-        present = sorted(recorded.dropna().unique())
+        present = sorted(pd.unique(recorded[pd.notna(recorded)]))
         raise ValueError(f"no units in {absent} in session {session.ecephys_session_id} "
                          f"(after quality filters); areas with units: {present}")
-    order = recorded.map({a: i for i, a in enumerate(areas)})
-    rows = np.flatnonzero(order.notna().to_numpy())
-    rows = rows[np.argsort(order.to_numpy()[rows], kind="stable")]
-    chosen = units.iloc[rows]
-    return chosen.assign(area=chosen["ecephys_structure_acronym"].map(
-        {a: AREA_SHORT_NAMES.get(a, a) for a in areas}))
+    rows = np.flatnonzero(position >= 0)
+    rows = rows[np.argsort(position[rows], kind="stable")]
+    chosen = units.iloc[rows].copy()
+    short = np.array([AREA_SHORT_NAMES.get(a, a) for a in areas], dtype=object)
+    chosen["area"] = short[position[rows]]
+    return chosen
 
 
 def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,

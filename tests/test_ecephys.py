@@ -75,6 +75,8 @@ def test_errors(ecephys_cache, ecephys_session, tmp_path, counts):
         load_ecephys_session(ecephys_cache, 123)
     with pytest.raises(ValueError, match=r"no units in \['VISx'\].*areas with units"):
         units_by_area(ecephys_session, ["VISp", "VISx"])
+    with pytest.raises(ValueError, match="more than once"):
+        units_by_area(ecephys_session, ["VISp", "VISl", "VISp"])
     with pytest.raises(ValueError, match=".nc extension"):
         save_netcdf(counts, tmp_path / "counts.pkl")
     with pytest.raises(FileNotFoundError, match="does not exist"):
