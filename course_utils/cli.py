@@ -5,6 +5,7 @@ Commands
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the course notebooks headless, in order, and report each one's time
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+build-site      a static site of the executed notebooks (course_utils.site)
 """
 from __future__ import annotations
 
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
+    from .site import add_parser as add_site_parser
+    add_site_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
