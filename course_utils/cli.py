@@ -3,8 +3,10 @@
 Commands
 --------
 build-sample    build (or rebuild with --force) the offline sample
-run-notebooks   execute the course notebooks headless, in order, and report each one's time
+run-notebooks   execute the notebooks headless, in order; report each one's time and peak memory
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+check           is this environment ready for the course? (ok / FIX per line)
+fetch           download the real Allen files the notebooks use (before a workshop)
 build-site      a static site of the executed notebooks (course_utils.site)
 """
 from __future__ import annotations
@@ -24,10 +26,14 @@ OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
 
 
 def _build_sample(args: argparse.Namespace) -> int:
-    from .sample import build_sample, read_marker
+    from .sample import NotASampleError, build_sample, read_marker
     from .config import sample_dir
 
-    report = build_sample(force=args.force, progress=not args.quiet)
+    try:
+        report = build_sample(force=args.force, progress=not args.quiet)
+    except NotASampleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if report is None:
         marker = read_marker()
         print(f"offline sample is up to date at {sample_dir()} "
@@ -37,22 +43,43 @@ def _build_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> float:
-    """Execute one notebook in its own folder; write the executed copy atomically to
-    ``out_dir``. Returns the wall time in seconds."""
+#: The course's budgets on a 2-core machine (Binder gives about 2 GB of memory).
+COURSE_SECONDS_BUDGET = 180.0
+NOTEBOOK_MEMORY_BUDGET_GB = 1.5
+
+_PEAK_PROBE = ("import resource as _r\n"
+               "print(max(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
+               " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss))")
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[float, float]:
+    """Execute one notebook in its own folder and write the executed copy atomically to
+    ``out_dir``.
+
+    Returns
+    -------
+    seconds, peak_gb
+        Wall time of the run, and the kernel's peak resident memory in GB (the larger of
+        the kernel process and its largest child, read with ``getrusage`` in the kernel
+        after the last cell; Linux reports kilobytes).
+    """
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_PROBE))
     started = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - started
+    probe = nb.cells.pop()
+    peak_kb = float("".join(o.get("text", "") for o in probe.outputs).strip() or "nan")
+    peak_gb = peak_kb * (1 if sys.platform != "darwin" else 1 / 1024) / 1024**2
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".ipynb", delete=False) as tmp:
         nbformat.write(nb, tmp)
     os.replace(tmp.name, out_dir / path.name)
-    return seconds
+    return seconds, peak_gb
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
@@ -63,20 +90,38 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     if not paths:
         print(f"no notebooks in {NOTEBOOK_DIR} yet: the offline sample is ready, nothing to run")
         return 0
-    failed, total = [], 0.0
+    failed, rows = [], []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
         try:
-            seconds = execute_notebook(path, OUTPUT_DIR)
+            seconds, peak_gb = execute_notebook(path, OUTPUT_DIR)
         except Exception as err:  # report every notebook, then fail
             print(f"  FAILED {path.name}: {type(err).__name__}: {str(err)[-2000:]}")
             failed.append(path.name)
             continue
-        total += seconds
-        print(f"  ok  {seconds:6.1f} s")
-    print(f"{len(paths) - len(failed)}/{len(paths)} notebooks ran, {total:.1f} s in all; "
+        rows.append((path.stem, seconds, peak_gb))
+        print(f"  ok  {seconds:6.1f} s  peak {peak_gb:4.2f} GB", flush=True)
+    print("\n".join(run_report(rows)))
+    print(f"{len(paths) - len(failed)}/{len(paths)} notebooks ran; "
           f"executed copies in {OUTPUT_DIR}")
     return 1 if failed else 0
+
+
+def run_report(rows: list[tuple[str, float, float]]) -> list[str]:
+    """Lines of the run report: one per notebook (time, peak memory), then the total,
+    each checked against the course's budgets."""
+    width = max([len(name) for name, _, _ in rows] + [8])
+    lines = [f"{'notebook':<{width}}  {'time':>8}  {'peak':>8}"]
+    for name, seconds, peak_gb in rows:
+        flag = "" if peak_gb <= NOTEBOOK_MEMORY_BUDGET_GB else \
+            f"  OVER the {NOTEBOOK_MEMORY_BUDGET_GB} GB budget"
+        lines.append(f"{name:<{width}}  {seconds:6.1f} s  {peak_gb:5.2f} GB{flag}")
+    total = sum(seconds for _, seconds, _ in rows)
+    flag = "within" if total <= COURSE_SECONDS_BUDGET else "OVER"
+    lines.append(f"{'total':<{width}}  {total:6.1f} s  {flag} the "
+                 f"{COURSE_SECONDS_BUDGET:.0f} s budget; every notebook's budget is "
+                 f"{NOTEBOOK_MEMORY_BUDGET_GB} GB")
+    return lines
 
 
 def _bin_spikes(args: argparse.Namespace) -> int:
@@ -140,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
-    from .site import add_parser as add_site_parser
-    add_site_parser(sub)
+    from . import check, fetch, site
+    check.register(sub)
+    fetch.register(sub)
+    site.register(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -115,7 +115,7 @@ def executed_notebook(source: Path, executed_dir: Path,
     seconds = None
     if reason is not None:
         log(f"executing {source.name} ({reason}) ...")
-        seconds = execute_notebook(source, Path(executed_dir))
+        seconds, _ = execute_notebook(source, Path(executed_dir))   # (seconds, peak GB)
     return nbformat.read(target, as_version=4), seconds
 
 
@@ -222,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Register ``build-site`` on the command line's subparsers."""
     p = sub.add_parser("build-site", help="build the static site of the executed notebooks",
                        description="Build a static, offline site of the executed "

@@ -66,7 +66,7 @@ print("data source:", data_source())
 # `get_…_table()` methods return pandas DataFrames describing everything in the
 # release; nothing heavy is loaded yet.
 
-# %%
+# %% tags=["nbval-check-output"]
 ophys_cache = open_ophys_cache()
 behavior_sessions = ophys_cache.get_behavior_session_table()
 ophys_sessions = ophys_cache.get_ophys_session_table()
@@ -112,7 +112,7 @@ print(experiments["experience_level"].value_counts())
 # on a day with images the mouse had seen before ("Novel >1" means a novel image set
 # that is no longer new).
 
-# %%
+# %% tags=["nbval-check-output"]
 sst_meso = experiments.query(
     "cre_line == 'Sst-IRES-Cre' and equipment_name == 'MESO.1' "
     "and experience_level == 'Novel >1'")
@@ -154,7 +154,7 @@ planes.join(cells_per_plane)
 # **Self-check.** Compare with your output: six planes, ids 854759890 … 854759903,
 # 53 cells in all.
 
-# %%
+# %% tags=["nbval-check-output"]
 plane_ids = list(session["ophys_experiment_id"])
 print("planes:", len(plane_ids), plane_ids)
 print("cells:", int(cells_per_plane.sum()))
@@ -179,7 +179,7 @@ np_sessions[["session_type", "unit_count", "probe_count", "full_genotype"]].head
 # all six visual cortical areas. `sessions_with_areas` checks each session's list of
 # structures:
 
-# %%
+# %% tags=["nbval-check-output"]
 print("visual areas:", VISUAL_AREAS)
 six_area_sessions = sessions_with_areas(np_sessions, VISUAL_AREAS, "brain_observatory_1.1")
 print(len(six_area_sessions), "sessions:", six_area_sessions)

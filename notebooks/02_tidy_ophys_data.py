@@ -50,7 +50,7 @@ OPHYS_SESSION = 854060305
 # returns a `BehaviorOphysExperiment`. On real data the first call downloads the file
 # (about 200 MB a plane); later calls read it from disk.
 
-# %%
+# %% tags=["nbval-check-output"]
 cache = open_ophys_cache()
 first = cache.get_behavior_ophys_experiment(854759894)
 print({k: first.metadata[k] for k in ("ophys_session_id", "targeted_structure",
@@ -108,7 +108,7 @@ traces.head()
 # %% [markdown]
 # **Self-check.** You should see 2,561,543 rows and 53 unique cells from six planes.
 
-# %%
+# %% tags=["nbval-check-output"]
 n_cells = traces["cell_specimen_id"].nunique()
 print(f"rows: {len(traces):,}  cells: {n_cells}  planes: {traces['ophys_experiment_id'].nunique()}")
 assert len(traces) == 2_561_543 and n_cells == 53
@@ -192,7 +192,7 @@ plt.show()
 # **Self-check.** One row per plane in `per_plane`, and its `count` column adds up to
 # 53 cells.
 
-# %%
+# %% tags=["nbval-check-output"]
 print(per_plane["count"].to_dict())
 assert per_plane["count"].sum() == 53 and len(per_plane) == 6
 

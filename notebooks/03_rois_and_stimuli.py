@@ -56,9 +56,11 @@ session_traces = load_session_traces(cache, OPHYS_SESSION)   # all 53 cells (not
 # image of the whole plane that is True on the ROI's pixels; `valid_roi` says whether
 # the ROI passed Allen's quality checks (the public release only contains valid ones).
 
-# %%
+# %% tags=["nbval-check-output"]
 cells = plane.cell_specimen_table
 print(f"{len(cells)} ROIs, mask shape {cells['roi_mask'].iloc[0].shape}")
+
+# %%
 cells.drop(columns="roi_mask").head()
 
 # %% [markdown]
@@ -101,7 +103,7 @@ flashes[["start_time", "duration", "image_name", "is_change", "omitted"]].head(8
 # rewarded for licking soon after a change. About 5% of flashes are *omitted*: the
 # grey screen stays on where an image was due.
 
-# %%
+# %% tags=["nbval-check-output"]
 changes = flashes[flashes["is_change"]]
 omissions = flashes[flashes["omitted"]]
 images = flashes[~flashes["omitted"]]
@@ -141,7 +143,7 @@ flash_responses
 # %% [markdown]
 # **Self-check.** 53 cells, one row per image flash, 27 time points from −1 to +1.5 s.
 
-# %%
+# %% tags=["nbval-check-output"]
 print(dict(flash_responses.sizes))
 assert flash_responses.sizes["cell"] == 53
 assert flash_responses.sizes["event"] == len(images)
@@ -197,11 +199,13 @@ plt.show()
 # For statistics and decoding (notebook 05) we want one number per cell and flash: the
 # mean dF/F from 0 to 0.5 s after the flash, next to a baseline from the 0.5 s before.
 
-# %%
+# %% tags=["nbval-check-output"]
 responses = stimulus_response_table(dff, flashes, response_window=(0.0, 0.5),
                                     baseline_window=(-0.5, 0.0))
 print(f"{len(responses):,} rows = {responses['cell_specimen_id'].nunique()} cells x "
       f"{responses['stimulus_presentations_id'].nunique()} flashes")
+
+# %%
 responses.head()
 
 # %% [markdown]

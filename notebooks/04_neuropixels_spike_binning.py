@@ -54,7 +54,7 @@ SESSION = 756029989
 # The six areas of mouse visual cortex, with the short names used in papers: V1
 # (primary visual cortex, `VISp`) and the higher areas LM, RL, AL, PM and AM.
 
-# %%
+# %% tags=["nbval-check-output"]
 cache = open_ecephys_cache()
 sessions = cache.get_session_table()
 print(AREA_SHORT_NAMES)
@@ -92,7 +92,7 @@ print(f"read in {time.perf_counter() - started:.0f} s: {n_spikes:,} spikes from 
 # %% [markdown]
 # **Self-check.** Units per area: V1 51, LM 30, RL 24, AL 51, PM 90, AM 72.
 
-# %%
+# %% tags=["nbval-check-output"]
 per_area = units["area"].value_counts(sort=False)
 print(per_area.to_dict())
 assert per_area.to_dict() == {"V1": 51, "LM": 30, "RL": 24, "AL": 51, "PM": 90, "AM": 72}
@@ -118,7 +118,7 @@ epochs[["start_time", "stop_time", "duration", "stimulus_name"]]
 # %% [markdown]
 # **Self-check.** 15 epochs; the first starts at 84.496 s and the last at 8611.624 s.
 
-# %%
+# %% tags=["nbval-check-output"]
 print(f"{len(epochs)} epochs, first {epochs['start_time'].iloc[0]:.3f} s, "
       f"last {epochs['start_time'].iloc[-1]:.3f} s")
 assert len(epochs) == 15
@@ -138,10 +138,12 @@ assert abs(epochs["start_time"].iloc[0] - 84.49618798636119) < 1e-6
 # each epoch its start time and stimulus name, and `time` holds the bin centres in
 # seconds from the epoch start.
 
-# %%
+# %% tags=["nbval-check-output"]
 started = time.perf_counter()
 counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
 print(f"counted {int(counts.sum()):,} spikes in {time.perf_counter() - started:.2f} s")
+
+# %%
 counts
 
 # %% [markdown]
@@ -157,7 +159,7 @@ for name, area_counts in areas.items():
 # **Self-check.** 15 epochs × 1,000 bins × 318 units; V1's matrix for one epoch is
 # (1000, 51).
 
-# %%
+# %% tags=["nbval-check-output"]
 print(dict(counts.sizes), areas["V1"].isel(epoch=0).shape)
 assert dict(counts.sizes) == {"epoch": 15, "time": 1000, "unit": 318}
 assert areas["V1"].isel(epoch=0).shape == (1000, 51)

@@ -1,0 +1,49 @@
+"""``python -m course_utils build-sample`` at the command line: reuses a current sample,
+passes --force and --quiet through, prints the build report, and refuses a foreign folder
+with exit code 2 (the build itself is tested in test_sample_build.py)."""
+import subprocess
+import sys
+
+from course_utils import sample as sample_module
+from course_utils.cli import main
+from course_utils.sample import BuildReport, read_marker
+
+
+def test_a_current_sample_is_reused(sample_path, capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_SAMPLE_DIR", str(sample_path))
+    before = read_marker(sample_path)
+    assert main(["build-sample", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"offline sample is up to date at {sample_path}" in out
+    assert f"(built {before['built']}; use --force to rebuild)" in out
+    assert read_marker(sample_path) == before
+
+
+def test_force_and_quiet_reach_the_builder_and_the_report_is_printed(monkeypatch, capsys, tmp_path):
+    calls = []
+    report = BuildReport(path=str(tmp_path), seconds=61.5, megabytes=298.3,
+                         peak_megabytes=2275.2, files=21, source_sha256="0" * 64)
+
+    def fake_build(force, progress):
+        calls.append((force, progress))
+        return report
+
+    monkeypatch.setattr(sample_module, "build_sample", fake_build)
+    assert main(["build-sample", "--force", "--quiet"]) == 0
+    assert calls == [(True, False)]
+    out = capsys.readouterr().out.splitlines()
+    assert out == report.lines()
+    assert "build time     61.5 s   (budget 180 s)" in out[1]
+
+
+def test_a_foreign_folder_is_refused_with_exit_code_2(tmp_path):
+    foreign = tmp_path / "my_downloads"
+    foreign.mkdir()
+    (foreign / "keep.nwb").write_bytes(b"real data")
+    run = subprocess.run([sys.executable, "-m", "course_utils", "build-sample", "--quiet"],
+                         env={"COURSE_SAMPLE_DIR": str(foreign), "PATH": ""},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: {foreign} exists and is not a course sample")
+    assert "Traceback" not in run.stderr
+    assert [p.name for p in foreign.iterdir()] == ["keep.nwb"]

@@ -1,0 +1,31 @@
+"""The run command's report: each notebook's time and the kernel's peak memory."""
+import nbformat
+
+from course_utils.cli import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
+                              execute_notebook, run_report)
+
+
+def test_execute_notebook_measures_the_kernels_peak(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    # 400 MB of float64 touched page by page, then released: the peak must still see it.
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import numpy as np\nx = np.ones(50_000_000)\ntotal = x.sum()\ndel x\nprint(total)")]
+    source = tmp_path / "big.ipynb"
+    nbformat.write(nb, source)
+    seconds, peak_gb = execute_notebook(source, tmp_path / "out")
+    assert seconds > 0
+    assert 0.4 <= peak_gb < 1.5, peak_gb
+    executed = nbformat.read(tmp_path / "out" / "big.ipynb", as_version=4)
+    assert len(executed.cells) == 1, "the memory probe must not reach the executed copy"
+    assert executed.cells[0].outputs[0]["text"].strip() == "50000000.0"
+    assert nbformat.read(source, as_version=4).cells[0].outputs == [], "source untouched"
+
+
+def test_report_flags_budgets():
+    ok = run_report([("01_a", 10.0, 0.5), ("02_b", 20.0, 1.2)])
+    assert ok[1].split() == ["01_a", "10.0", "s", "0.50", "GB"]
+    assert ok[-1].startswith("total") and " 30.0 s  within" in ok[-1]
+    assert not any("OVER" in line for line in ok)
+    over = run_report([("03_c", COURSE_SECONDS_BUDGET + 1, NOTEBOOK_MEMORY_BUDGET_GB + 0.1)])
+    assert "OVER the 1.5 GB budget" in over[1]
+    assert "OVER the 180 s budget" in over[-1]
