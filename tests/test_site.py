@@ -9,8 +9,8 @@ notebook pages show their title and estimated time, and their navigation resolve
 Cost: about 15 s when the executed copies in outputs/executed/ are up to date (after
 ``./course.sh run`` or an earlier test run): rendering takes ~4 s, the browser ~8 s. On a
 clean clone the build executes the five notebooks first and writes those copies, like
-``run-notebooks`` does: about 3 CPU-minutes (5.5 minutes wall time measured on a busy,
-shared 2-core machine).
+``run-notebooks`` does: 2 min 44 s measured on this 2-core machine (5 min 40 s while
+other jobs shared it).
 """
 from __future__ import annotations
 
