@@ -41,10 +41,23 @@ setup() {
     echo "$want" > "$stamp"
 }
 
+ensure_chromium() {   # tests/test_site.py opens the course site in headless Chromium
+    local chromium="${COURSE_CHROMIUM:-/usr/bin/chromium}"
+    [ -x "$chromium" ] && return 0
+    if [ "$chromium" = /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Chromium for the site test (apt-get install chromium, about a minute)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || true
+    fi
+    [ -x "$chromium" ] || echo "warning: no Chromium at $chromium, so tests/test_site.py will" \
+        "fail: install it (Debian/Ubuntu: sudo apt-get install chromium) or set COURSE_CHROMIUM" >&2
+}
+
 case "${1:-}" in
     setup) setup ;;
     run)   setup; "$PY" -m course_utils run-notebooks ;;
-    test)  setup; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@" ;;
+    test)  setup; ensure_chromium; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@" ;;
     bench) setup
            "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements.txt
            "$PY" -m course_utils build-sample --quiet

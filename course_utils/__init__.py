@@ -8,5 +8,7 @@ Neuropixels: ``spikes`` (binned spike counts), ``ecephys`` (units by area, epoch
 Both: ``decoding`` (scikit-learn decoding), ``plotting``, ``export`` (NetCDF files).
 Instructors: ``check`` (is the environment ready?), ``fetch`` (download the real files the
 notebooks use, listed by ``allen_files``, with ``download``: resumed and verified).
+Site: ``site`` (build-site: a static site of the executed notebooks), ``site_pages``
+(its pages and launch links).
 """
 __version__ = "0.1.0"

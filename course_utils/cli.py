@@ -7,6 +7,7 @@ run-notebooks   execute the notebooks headless, in order; report each one's time
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
 check           is this environment ready for the course? (ok / FIX per line)
 fetch           download the real Allen files the notebooks use (before a workshop)
+build-site      a static site of the executed notebooks (course_utils.site)
 """
 from __future__ import annotations
 
@@ -184,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
-    from . import check, fetch
+    from . import check, fetch, site
     check.register(sub)
     fetch.register(sub)
+    site.register(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,197 @@
+"""The pages of the course site: what each notebook's first cell says about it, its launch
+links, and the HTML of a notebook page and of the index.
+
+The site is built by :mod:`course_utils.site`; this module only turns notebooks into
+strings. Every page is self-contained: styles and figures are inlined, and the
+nbconvert scripts that would load require.js, MathJax, mermaid or widgets from a CDN
+are left out, so the site works offline.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+
+from .config import GITHUB_BRANCH, GITHUB_REPOSITORY
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "site_templates"
+COURSE_TITLE = "Analysing Allen Brain Observatory data in Python"
+
+_TIME = re.compile(r"\*\*Estimated time:\*\*\s*(?P<time>[^·\n]+?)\s*(?:·|\n|$)")
+_PREREQ = re.compile(r"\*\*Prerequisites:\*\*\s*(?P<pre>.+?)\s*(?:\n\s*\n|$)", re.S)
+_ITEM = re.compile(r"^\d+\.\s+\S")
+_MINUTES = re.compile(r"^(\d+)\s+minutes?$")
+
+
+@dataclass(frozen=True)
+class NotebookInfo:
+    """What the first markdown cell of a course notebook says about it.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``"01_loading_the_caches"``.
+    title : str
+        The cell's ``# `` heading.
+    time : str
+        The text after ``**Estimated time:**``, e.g. ``"30 minutes"``.
+    prerequisites : str
+        The text after ``**Prerequisites:**`` (markdown), or ``""``.
+    objectives : tuple of str
+        The numbered items after "you will be able to" (markdown, one per item).
+    """
+
+    name: str
+    title: str
+    time: str
+    prerequisites: str
+    objectives: tuple[str, ...]
+
+    @property
+    def href(self) -> str:
+        """The page's file name in the site."""
+        return f"{self.name}.html"
+
+
+def _header_error(name: str, problem: str) -> ValueError:
+    return ValueError(
+        f"{name}: the first markdown cell {problem}. Every course notebook starts with a "
+        "markdown cell holding '# <title>', '**Estimated time:** <N> minutes · "
+        "**Prerequisites:** ...' and a numbered list after 'you will be able to:'; "
+        "fix the notebook's .py and run jupytext --sync on it.")
+
+
+def _objectives(text: str) -> tuple[str, ...]:
+    """The numbered list that follows the first line containing 'you will be able to'."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if "you will be able to" in line), None)
+    if start is None:
+        return ()
+    items: list[str] = []
+    for line in lines[start + 1:]:
+        if _ITEM.match(line):
+            items.append(line.split(".", 1)[1].strip())
+        elif items and line.startswith((" ", "\t")) and line.strip():
+            items[-1] += " " + line.strip()
+        elif items or line.strip():
+            break
+    return tuple(items)
+
+
+def parse_header(name: str, markdown: str) -> NotebookInfo:
+    """Read a notebook's title, time, prerequisites and objectives from its first cell.
+
+    Parameters
+    ----------
+    name : str
+        The notebook's file stem (used in the result and in error messages).
+    markdown : str
+        The source of the notebook's first markdown cell.
+
+    Raises
+    ------
+    ValueError
+        If the title, the estimated time or the objectives are missing.
+    """
+    first = markdown.lstrip().splitlines()[0] if markdown.strip() else ""
+    if not first.startswith("# "):
+        raise _header_error(name, "does not start with a '# ' title")
+    time = _TIME.search(markdown)
+    if time is None:
+        raise _header_error(name, "has no '**Estimated time:**'")
+    objectives = _objectives(markdown)
+    if not objectives:
+        raise _header_error(name, "has no numbered objectives after 'you will be able to:'")
+    prereq = _PREREQ.search(markdown)
+    return NotebookInfo(
+        name=name, title=first[2:].strip(), time=time["time"].strip(),
+        prerequisites=" ".join(prereq["pre"].split()) if prereq else "",
+        objectives=objectives)
+
+
+def notebook_info(nb: nbformat.NotebookNode, name: str) -> NotebookInfo:
+    """:func:`parse_header` applied to the first cell of ``nb``, which must be markdown."""
+    if not nb.cells or nb.cells[0].cell_type != "markdown":
+        raise _header_error(name, "is missing (the notebook does not start with markdown)")
+    return parse_header(name, nb.cells[0].source)
+
+
+def total_time(infos: list[NotebookInfo]) -> str:
+    """The notebooks' times added up (``"3 h 20 min"``), or ``""`` unless every one of
+    them is given as "<N> minutes"."""
+    minutes = [_MINUTES.match(info.time) for info in infos]
+    if not infos or not all(minutes):
+        return ""
+    hours, rest = divmod(sum(int(m[1]) for m in minutes), 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+def launch_links(name: str, repository: str = GITHUB_REPOSITORY,
+                 branch: str = GITHUB_BRANCH) -> dict[str, str]:
+    """Binder, Colab and GitHub-source links of notebook ``name`` (a file stem).
+
+    Built from :data:`course_utils.config.GITHUB_REPOSITORY` and ``GITHUB_BRANCH``.
+    """
+    return {
+        "Binder": (f"https://mybinder.org/v2/gh/{repository}/{branch}"
+                   f"?labpath={quote(f'notebooks/{name}.ipynb', safe='')}"),
+        "Colab": (f"https://colab.research.google.com/github/{repository}/blob/{branch}"
+                  f"/notebooks/{name}.ipynb"),
+        "Source": f"https://github.com/{repository}/blob/{branch}/notebooks/{name}.py",
+    }
+
+
+def _css() -> str:
+    return (TEMPLATE_DIR / "course.css").read_text(encoding="utf-8")
+
+
+def render_notebook_page(nb: nbformat.NotebookNode, infos: list[NotebookInfo],
+                         position: int) -> str:
+    """HTML of the executed notebook ``nb``, the ``position``-th (0-based) of ``infos``,
+    with navigation to the index and to the previous and next notebooks."""
+    from jinja2 import FileSystemLoader
+    from nbconvert import HTMLExporter
+
+    info = infos[position]
+    nb = nbformat.from_dict(nb)            # a copy: the title goes into its metadata
+    nb.metadata["title"] = info.title
+    neighbour = {"previous": infos[position - 1] if position > 0 else None,
+                 "next": infos[position + 1] if position + 1 < len(infos) else None}
+    course = {key: {"href": n.href, "title": n.title} if n else None
+              for key, n in neighbour.items()}
+    course.update(position=position + 1, count=len(infos), time=info.time,
+                  links=launch_links(info.name), css=_css())
+    exporter = HTMLExporter(template_name="lab", template_file="course_page.html.j2",
+                            extra_loaders=[FileSystemLoader(str(TEMPLATE_DIR))])
+    html, _ = exporter.from_notebook_node(nb, resources={"course": course})
+    return html
+
+
+def render_index(infos: list[NotebookInfo], title: str = COURSE_TITLE) -> str:
+    """HTML of the index page: every notebook in order with its time, prerequisites,
+    objectives and launch links."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from nbconvert.filters import markdown2html_mistune
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
+                      autoescape=select_autoescape(["j2"], default=True))
+    notebooks = [{
+        "name": info.name, "href": info.href, "title": info.title, "time": info.time,
+        "prerequisites_html": _inline(markdown2html_mistune(info.prerequisites or "none")),
+        "objectives_html": markdown2html_mistune(
+            "\n".join(f"{i}. {item}" for i, item in enumerate(info.objectives, 1))),
+        "links": launch_links(info.name),
+    } for info in infos]
+    return env.get_template("course_index.html.j2").render(
+        title=title, notebooks=notebooks, total_time=total_time(infos), css=_css())
+
+
+def _inline(html: str) -> str:
+    """Drop the paragraph mistune wraps around a one-line snippet."""
+    html = html.strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        return html[3:-4]
+    return html
