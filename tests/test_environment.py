@@ -76,3 +76,13 @@ def test_benchmark_peers_are_pinned_and_listed():
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]["bench"]
     assert [e.lower().replace("_", "-") for e in extra] == list(pins)
+
+
+def test_readme_badges_launch_the_first_notebook_of_this_repository():
+    from course_utils.site_pages import launch_links
+
+    readme = (ROOT / "README.md").read_text()
+    links = launch_links("01_loading_the_caches")
+    assert f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({links['Binder']})" in readme
+    assert (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({links['Colab']})") in readme
