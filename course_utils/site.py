@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Callable
 
 import nbformat
 
+from ._fs import swap_into_place
 from .config import REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
@@ -140,16 +140,6 @@ def _write_site(work: Path, pages: list[tuple[NotebookInfo, nbformat.NotebookNod
     (work / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
 
-def _swap_into_place(work: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-    work.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
                notebooks: list[Path] | None = None, overwrite: bool = False,
                log: Callable[[str], None] = print) -> SiteReport:
@@ -199,7 +189,7 @@ def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
         work.chmod(0o755)                    # mkdtemp's 0700 would hide it from web servers
         _write_site(work, pages)
         _check_target(out, overwrite)        # nothing appeared meanwhile
-        _swap_into_place(work, out)
+        swap_into_place(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

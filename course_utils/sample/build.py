@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._fs import swap_into_place
 from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
 from ..metadata import read_table
 from .generate import generate_ecephys, generate_ophys, load_recipe
@@ -299,7 +300,7 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
         (work / MARKER).write_text(json.dumps(
             {**asdict(report), "seed": recipe["seed"], "built": time.strftime("%Y-%m-%d %H:%M:%S")},
             indent=1))
-        _swap_into_place(work, target)
+        swap_into_place(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -308,12 +309,3 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
     return report
 
 
-def _swap_into_place(work: Path, target: Path) -> None:
-    """Rename the finished build to ``target``; an older sample there is removed."""
-    old = None
-    if target.exists():
-        old = target.parent / f"{target.name}.old-{os.getpid()}"
-        target.rename(old)
-    work.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
