@@ -5,6 +5,8 @@ Commands
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the course notebooks headless, in order, and report each one's time
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+colab-cells     rewrite every notebook's Colab badge and setup cell from config.py
+test-py312      test the Python 3.12 / Colab recipe (part of ./course.sh test)
 """
 from __future__ import annotations
 
@@ -139,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
+    from . import colab, py312
+    p = sub.add_parser("colab-cells", help="update the notebooks' Colab badge and setup cell")
+    p.set_defaults(func=colab.cli_update)
+    p = sub.add_parser("test-py312", help="test the Python 3.12 / Colab recipe")
+    p.set_defaults(func=py312.cli_run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
