@@ -1,8 +1,9 @@
 """Set the course up in a Google Colab runtime (Python 3.12), without restarting it.
 
 Every notebook's first code cell clones the course (on Colab only) and calls
-:func:`setup` from this file. CI runs the same install on a local checkout:
-``python3.12 colab/colab_setup.py --repo .`` (see ``course_utils/py312.py``).
+:func:`setup` from this file. ``./course.sh test`` runs that cell on this checkout in a
+simulated Colab kernel (``course_utils/py312.py``). By hand, steps 1 and 2 are
+``python3.12 colab/colab_setup.py``.
 
 Steps
 -----
@@ -68,8 +69,8 @@ def check_python(version: tuple = tuple(sys.version_info[:2])) -> None:
         raise RuntimeError(
             f"This recipe is for Python 3.12; this runtime runs Python "
             f"{'.'.join(map(str, version))}, for which {REQUIREMENTS} has no wheels. On "
-            "Colab, pick a runtime with Python 3.12 (Runtime > Change runtime type > "
-            "runtime version); elsewhere use Python 3.11 and requirements.txt.")
+            "Colab, use a runtime with Python 3.12; elsewhere use Python 3.11 and "
+            "requirements.txt (see README).")
 
 
 def is_current(repo: Path, packages: Path) -> bool:
@@ -243,7 +244,7 @@ def setup(repo: str | os.PathLike) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line for CI: steps 1 and 2 on a checkout, with this interpreter."""
+    """Command line: steps 1 and 2 on a checkout, with this interpreter."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", default=Path(__file__).resolve().parent.parent, type=Path,
                         help="course checkout (default: the one holding this file)")

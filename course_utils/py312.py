@@ -229,7 +229,12 @@ def run() -> int:
               "tested. Set COURSE_PYTHON312=/path/to/python3.12 to test it.")
         return 0
     print(f"[3.12] testing the Colab recipe with {interpreter}")
-    python, t_venv = _step("Colab-like venv (.py312/venv)", lambda: ensure_venv(interpreter))
+    try:
+        python, t_venv = _step("Colab-like venv (.py312/venv)",
+                               lambda: ensure_venv(interpreter))
+    except (RuntimeError, subprocess.CalledProcessError) as err:
+        print(f"[3.12] FAILED to make the Python 3.12 venv: {err}")
+        return 1
     kernel_env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE))
     kernel_env.pop("PYTHONPATH", None)
     status, t_sim = _step(
