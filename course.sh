@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One entry point for learners, instructors and CI.
 #   ./course.sh run    set up, build the offline sample, run every notebook headless
-#   ./course.sh test   set up, then run the test suite (notebooks included)
+#   ./course.sh test   set up, then run the test suite (notebooks included), then the
+#                      Python 3.12 / Colab recipe's run if Python 3.12 exists (test312)
 #   ./course.sh lab    set up, build the sample, open JupyterLab on the course
 #   ./course.sh setup  only create/update the environment in .venv
 #   ./course.sh bench  set up, add the benchmark peers, run benchmarks/*.py
+#   ./course.sh test312  only the Python 3.12 / Colab recipe's run (see colab/)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -57,11 +59,14 @@ ensure_chromium() {   # tests/test_site.py opens the course site in headless Chr
 case "${1:-}" in
     setup) setup ;;
     run)   setup; "$PY" -m course_utils run-notebooks ;;
-    test)  setup; ensure_chromium; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@" ;;
+    test)  setup; ensure_chromium; "$PY" -m course_utils build-sample --quiet; shift; "$PY" -m pytest "$@"
+           if [ $# -eq 0 ]; then "$PY" -m course_utils test-py312
+           else echo "[3.12] not run (pytest arguments given); ./course.sh test312 runs it"; fi ;;
+    test312) setup; "$PY" -m course_utils test-py312 ;;
     bench) setup
            "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements.txt
            "$PY" -m course_utils build-sample --quiet
            for script in benchmarks/[a-z]*.py; do echo "== $script"; "$PY" "$script"; done ;;
     lab)   setup; "$PY" -m course_utils build-sample; "$VENV/bin/jupyter" lab notebooks ;;
-    *)     sed -n '2,7p' "$0"; exit 2 ;;
+    *)     sed -n '2,10p' "$0"; exit 2 ;;
 esac

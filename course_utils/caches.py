@@ -61,7 +61,10 @@ def open_ophys_cache(source: str | None = None, cache_dir: str | os.PathLike | N
     """
     from allensdk.brain_observatory.behavior.behavior_project_cache import (
         VisualBehaviorOphysProjectCache)
+    from .compat import patch_allensdk_for_pandas2
     from .sample import OPHYS_DIR
+
+    patch_allensdk_for_pandas2()     # no-op on pandas 1.5 (Python 3.11)
 
     if data_source(source) == "sample":
         with warnings.catch_warnings():

@@ -8,6 +8,8 @@ bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, 
 check           is this environment ready for the course? (ok / FIX per line)
 fetch           download the real Allen files the notebooks use (before a workshop)
 build-site      a static site of the executed notebooks (course_utils.site)
+colab-cells     rewrite every notebook's Colab badge and setup cell from config.py
+test-py312      test the Python 3.12 / Colab recipe (part of ./course.sh test)
 """
 from __future__ import annotations
 
@@ -189,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     check.register(sub)
     fetch.register(sub)
     site.register(sub)
+    from . import colab, py312
+    p = sub.add_parser("colab-cells", help="update the notebooks' Colab badge and setup cell")
+    p.set_defaults(func=colab.cli_update)
+    p = sub.add_parser("test-py312", help="test the Python 3.12 / Colab recipe")
+    p.set_defaults(func=py312.cli_run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 01 · Loading the Allen Brain Observatory caches
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/01_loading_the_caches.ipynb)
+#
 # **Estimated time:** 30 minutes · **Prerequisites:** Python and pandas basics
 # (`DataFrame`, `.query`, `.loc`).
 #
@@ -42,6 +44,22 @@
 #
 # or pass `source="allen"` to the two `open_…_cache` functions. Real files are large
 # (a mesoscope plane is about 200 MB), so the first real run takes a while.
+
+# %%
+# Google Colab only: fetch the course, install its Python 3.12 pins and build the
+# offline sample (about 4 minutes the first time). Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess
+    REPO, BRANCH = "allen-course/allen-brain-observatory-course", "main"
+    COURSE = os.environ.get("COURSE_COLAB_CHECKOUT", "/content/" + REPO.split("/")[1])
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch", BRANCH,
+                        f"https://github.com/{REPO}.git", COURSE], check=True)
+    sys.path.insert(0, os.path.join(COURSE, "colab"))
+    import colab_setup
+    colab_setup.setup(COURSE)
 
 # %%
 import warnings

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 03 · ROIs, stimuli and event-triggered responses
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/03_rois_and_stimuli.ipynb)
+#
 # **Estimated time:** 45 minutes · **Prerequisites:** notebooks 01 and 02.
 #
 # By the end of this notebook you will be able to:
@@ -26,6 +28,22 @@
 #    summarise it as mean ± s.e.m. traces and cells-by-time heatmaps;
 # 4. build a table of each cell's mean response to each flash;
 # 5. look at licking, rewards and running around image changes.
+
+# %%
+# Google Colab only: fetch the course, install its Python 3.12 pins and build the
+# offline sample (about 4 minutes the first time). Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess
+    REPO, BRANCH = "allen-course/allen-brain-observatory-course", "main"
+    COURSE = os.environ.get("COURSE_COLAB_CHECKOUT", "/content/" + REPO.split("/")[1])
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch", BRANCH,
+                        f"https://github.com/{REPO}.git", COURSE], check=True)
+    sys.path.insert(0, os.path.join(COURSE, "colab"))
+    import colab_setup
+    colab_setup.setup(COURSE)
 
 # %%
 import warnings

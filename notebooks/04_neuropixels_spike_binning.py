@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 04 · Neuropixels: spike counts by visual area around stimulus epochs
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/04_neuropixels_spike_binning.ipynb)
+#
 # **Estimated time:** 40 minutes · **Prerequisites:** notebook 01; NumPy arrays;
 # a first look at xarray in notebook 03 helps.
 #
@@ -28,6 +30,22 @@
 #    every unit, as one labelled array, and know exactly which bin a spike lands in;
 # 4. save that array to a portable NetCDF file and read it back;
 # 5. draw a raster, population rates and units-by-time heatmaps.
+
+# %%
+# Google Colab only: fetch the course, install its Python 3.12 pins and build the
+# offline sample (about 4 minutes the first time). Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess
+    REPO, BRANCH = "allen-course/allen-brain-observatory-course", "main"
+    COURSE = os.environ.get("COURSE_COLAB_CHECKOUT", "/content/" + REPO.split("/")[1])
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch", BRANCH,
+                        f"https://github.com/{REPO}.git", COURSE], check=True)
+    sys.path.insert(0, os.path.join(COURSE, "colab"))
+    import colab_setup
+    colab_setup.setup(COURSE)
 
 # %%
 import time

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 05 · Decoding stimuli from population activity
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/05_decoding.ipynb)
+#
 # **Estimated time:** 50 minutes · **Prerequisites:** notebooks 03 and 04; the idea of
 # a training and a test set.
 #
@@ -30,6 +32,22 @@
 # 5. handle class imbalance (balanced accuracy) and leakage between related samples.
 #
 # Every random step has a fixed seed, so your numbers should match the ones printed.
+
+# %%
+# Google Colab only: fetch the course, install its Python 3.12 pins and build the
+# offline sample (about 4 minutes the first time). Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess
+    REPO, BRANCH = "allen-course/allen-brain-observatory-course", "main"
+    COURSE = os.environ.get("COURSE_COLAB_CHECKOUT", "/content/" + REPO.split("/")[1])
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch", BRANCH,
+                        f"https://github.com/{REPO}.git", COURSE], check=True)
+    sys.path.insert(0, os.path.join(COURSE, "colab"))
+    import colab_setup
+    colab_setup.setup(COURSE)
 
 # %%
 import gc
