@@ -49,9 +49,18 @@ def _build_sample(args: argparse.Namespace) -> int:
 COURSE_SECONDS_BUDGET = 180.0
 NOTEBOOK_MEMORY_BUDGET_GB = 1.5
 
-_PEAK_PROBE = ("import resource as _r\n"
-               "print(max(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
-               " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss))")
+# Printed by a last cell the runner appends: the kernel's peak resident memory in bytes.
+# Linux: VmHWM, the high-water mark of this process's own memory (ru_maxrss would not do:
+# Linux carries it over from the parent through fork and exec, so a kernel started by a
+# big process would report the parent's peak). Elsewhere: ru_maxrss (bytes on macOS).
+_PEAK_PROBE = """\
+import resource as _r, sys as _s
+try:
+    _hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+    print(int(_hwm.split()[1]) * 1024)
+except OSError:
+    print(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform == "darwin" else 1024))
+"""
 
 
 def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[float, float]:
@@ -61,9 +70,8 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[flo
     Returns
     -------
     seconds, peak_gb
-        Wall time of the run, and the kernel's peak resident memory in GB (the larger of
-        the kernel process and its largest child, read with ``getrusage`` in the kernel
-        after the last cell; Linux reports kilobytes).
+        Wall time of the run, and the kernel's peak resident memory in GB (10^9 bytes),
+        read in the kernel after the last cell (see ``_PEAK_PROBE``).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -75,8 +83,7 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[flo
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - started
     probe = nb.cells.pop()
-    peak_kb = float("".join(o.get("text", "") for o in probe.outputs).strip() or "nan")
-    peak_gb = peak_kb * (1 if sys.platform != "darwin" else 1 / 1024) / 1024**2
+    peak_gb = float("".join(o.get("text", "") for o in probe.outputs).strip() or "nan") / 1e9
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".ipynb", delete=False) as tmp:
         nbformat.write(nb, tmp)

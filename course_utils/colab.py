@@ -66,6 +66,12 @@ def badge_markdown(notebook: str) -> str:
     return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
 
 
+def without_badge(markdown: str) -> str:
+    """``markdown`` without its "Open in Colab" badge line (the badge image is on
+    Colab's server; the course site links to Colab from its own navigation)."""
+    return re.sub(r"\n{3,}", "\n\n", _BADGE_LINE.sub("", markdown))
+
+
 def with_badge(markdown: str, notebook: str) -> str:
     """``markdown`` (a title cell starting with "# ") with the badge after its title line,
     replacing any earlier badge."""

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import nbformat
 
+from .colab import without_badge
 from .config import GITHUB_BRANCH, GITHUB_REPOSITORY
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "site_templates"
@@ -158,6 +159,9 @@ def render_notebook_page(nb: nbformat.NotebookNode, infos: list[NotebookInfo],
     info = infos[position]
     nb = nbformat.from_dict(nb)            # a copy: the title goes into its metadata
     nb.metadata["title"] = info.title
+    for cell in nb.cells:                  # no image from outside: the page is offline
+        if cell.cell_type == "markdown":
+            cell.source = without_badge(cell.source)
     neighbour = {"previous": infos[position - 1] if position > 0 else None,
                  "next": infos[position + 1] if position + 1 < len(infos) else None}
     course = {key: {"href": n.href, "title": n.title} if n else None

@@ -67,6 +67,8 @@ def test_badge_is_replaced_not_repeated():
     assert once == f"# Title\n\n{colab.badge_markdown('01_x')}\n\nBody"
     with pytest.raises(ValueError, match="must start with a '# ' title"):
         colab.with_badge("Body", "01_x")
+    assert colab.without_badge(once) == "# Title\n\nBody"
+    assert colab.without_badge("# Title\n\nBody") == "# Title\n\nBody"
 
 
 @pytest.mark.parametrize("repo, branch", [("no-slash", "main"), ("a/b", "main; rm -rf /")])
