@@ -78,6 +78,18 @@ SEED = 0
 results = {}          # the numbers to compare, collected as we go
 
 # %% [markdown]
+# Section 7 decodes from notebook 04's Neuropixels spike counts. We count them now,
+# while the notebook holds little else: AllenSDK briefly needs about 1 GB to load a
+# Neuropixels session, and Binder gives about 2 GB in all. Only the counts are kept.
+
+# %%
+session = load_ecephys_session(open_ecephys_cache(), 756029989)
+counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
+del session                     # the counts hold all we need from it
+gc.collect()
+print(dict(counts.sizes))
+
+# %% [markdown]
 # ## 1. Which image was shown? The data
 #
 # From notebook 03: every cell's mean dF/F from 0 to 0.5 s after each image flash of
@@ -241,12 +253,6 @@ imbalance
 # on one epoch and tested on another.
 
 # %%
-del responses          # the flash-by-cell table (about 110 MB) is not needed any more:
-gc.collect()           # free it before the Neuropixels session (Binder gives about 2 GB)
-session = load_ecephys_session(open_ecephys_cache(), 756029989)
-counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
-del session
-gc.collect()
 repeated = pd.Series(counts["stimulus_name"].values).value_counts()
 repeated = sorted(repeated[repeated >= 2].index)
 keep = np.isin(counts["stimulus_name"].values, repeated)
