@@ -53,8 +53,8 @@ def test_a_wrong_or_missing_package_is_named_with_its_pin():
 
     result = check.check_packages(version_of=version_of)
     assert not result.ok
-    assert "2 differ from requirements.txt: hdmf 5.0.0 (pinned 3.14.6), pynwb missing " \
-           "(pinned 2.8.3)" in result.line()
+    assert (f"2 differ from {check.pins_file().name}: hdmf 5.0.0 (pinned 3.14.6), "
+            "pynwb missing (pinned 2.8.3)") in result.line()
     assert result.line().endswith("FIX: " + check.SETUP)
 
 

@@ -1,6 +1,7 @@
 """``python -m course_utils build-sample`` at the command line: reuses a current sample,
 passes --force and --quiet through, prints the build report, and refuses a foreign folder
 with exit code 2 (the build itself is tested in test_sample_build.py)."""
+import os
 import subprocess
 import sys
 
@@ -41,7 +42,7 @@ def test_a_foreign_folder_is_refused_with_exit_code_2(tmp_path):
     foreign.mkdir()
     (foreign / "keep.nwb").write_bytes(b"real data")
     run = subprocess.run([sys.executable, "-m", "course_utils", "build-sample", "--quiet"],
-                         env={"COURSE_SAMPLE_DIR": str(foreign), "PATH": ""},
+                         env={**os.environ, "COURSE_SAMPLE_DIR": str(foreign)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert run.stderr.startswith(f"error: {foreign} exists and is not a course sample")
