@@ -11,7 +11,7 @@ The stored notebooks follow three rules, enforced here and by the tests:
 * **Learner versions are generated.** :func:`learner_version` drops every cell tagged
   ``solution`` and leaves a cell to work in; nobody maintains them by hand.
 
-Only ``nbformat`` is imported here, so the pre-commit hook can run this module
+Only ``nbformat`` (and the light ``config``) is imported here, so the pre-commit hook can run this module
 (``python -m course_utils.authoring clean``) without the course's heavy dependencies.
 """
 from __future__ import annotations
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from .config import REPO_ROOT
+
 CHECK_TAG = "nbval-check-output"
 SOLUTION_TAG = "solution"
 LEARNER_PLACEHOLDER = "# Your answer here.\n"
@@ -32,7 +34,7 @@ LEARNER_PLACEHOLDER = "# Your answer here.\n"
 #: versions, editor state) is noise that differs between machines.
 KEEP_NOTEBOOK_METADATA = ("jupytext", "kernelspec")
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 
 def course_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:

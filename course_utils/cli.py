@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from .authoring import NOTEBOOK_DIR, course_notebooks
 from .config import REPO_ROOT
 from .metadata import VISUAL_AREAS
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
 
 
@@ -94,7 +94,7 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[flo
 def _run_notebooks(args: argparse.Namespace) -> int:
     from .sample import ensure_sample
 
-    paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+    paths = [Path(p) for p in args.notebooks] or course_notebooks()
     ensure_sample(progress=True)
     if not paths:
         print(f"no notebooks in {NOTEBOOK_DIR} yet: the offline sample is ready, nothing to run")

@@ -28,11 +28,12 @@ from typing import Callable
 
 import nbformat
 
+from . import authoring
 from ._fs import swap_into_place
 from .config import REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOK_DIR = authoring.NOTEBOOK_DIR
 EXECUTED_DIR = REPO_ROOT / "outputs" / "executed"
 DEFAULT_OUT = REPO_ROOT / "outputs" / "site"
 MARKER = ".course-site.json"
@@ -57,8 +58,8 @@ class SiteReport:
 
 
 def course_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The course notebooks (``[0-9]*.ipynb``) in course order."""
-    paths = sorted(Path(notebook_dir).glob("[0-9]*.ipynb"))
+    """The course notebooks (``[0-9]*.ipynb``) in course order; an error if none."""
+    paths = authoring.course_notebooks(notebook_dir)
     if not paths:
         raise FileNotFoundError(f"no course notebooks ([0-9]*.ipynb) in {notebook_dir}")
     return paths
