@@ -30,11 +30,12 @@ import nbformat
 
 from . import authoring
 from ._fs import swap_into_place
+from .cli import OUTPUT_DIR, execute_notebook
 from .config import REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
 NOTEBOOK_DIR = authoring.NOTEBOOK_DIR
-EXECUTED_DIR = REPO_ROOT / "outputs" / "executed"
+EXECUTED_DIR = OUTPUT_DIR                   # where run-notebooks leaves executed copies
 DEFAULT_OUT = REPO_ROOT / "outputs" / "site"
 MARKER = ".course-site.json"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
@@ -108,8 +109,6 @@ def executed_notebook(source: Path, executed_dir: Path,
                                                                    float | None]:
     """The executed copy of ``source`` from ``executed_dir``, executing it first if it is
     missing or stale. Returns the notebook and the execution time (``None`` if reused)."""
-    from .cli import execute_notebook
-
     target = Path(executed_dir) / source.name
     reason = staleness(source, target)
     seconds = None
