@@ -6,10 +6,21 @@ temporary file in the same folder that is renamed into place only when complete,
 interrupted save never leaves a half-written file, and an existing file is replaced
 only when asked.
 
->>> save_netcdf(counts, "session_756029989_counts.nc")             # doctest: +SKIP
->>> same = load_netcdf("session_756029989_counts.nc")               # doctest: +SKIP
->>> same.identical(counts)                                          # doctest: +SKIP
+>>> import tempfile
+>>> import numpy as np, xarray as xr
+>>> counts = xr.DataArray(np.arange(6, dtype="int32").reshape(2, 3), name="spike_counts",
+...                       dims=("epoch", "unit"), coords={"unit": [101, 102, 103]},
+...                       attrs={"session_id": 756029989})
+>>> folder = tempfile.TemporaryDirectory()
+>>> path = Path(folder.name) / "counts.nc"
+>>> save_netcdf(counts, path).name
+'counts.nc'
+>>> load_netcdf(path).identical(counts)
 True
+>>> save_netcdf(counts, path)                                   # doctest: +ELLIPSIS
+Traceback (most recent call last):
+FileExistsError: ... exists; pass overwrite=True (or --overwrite) to replace it, ...
+>>> folder.cleanup()
 """
 from __future__ import annotations
 

@@ -1,12 +1,16 @@
 """Stimulus-response tables: one row per (cell, presentation) with its mean response.
 
->>> from course_utils.experiments import load_session_traces
->>> dff = load_session_traces(cache, 854060305)["dff"]               # (cell, time)
+>>> from course_utils.caches import open_ophys_cache
+>>> from course_utils.experiments import load_experiments, trace_array
+>>> experiment = load_experiments(open_ophys_cache(), [854759890])[854759890]
+>>> dff = trace_array(experiment, "dff")                              # (cell, time)
 >>> flashes = experiment.stimulus_presentations.query(
 ...     "stimulus_block_name == 'change_detection_behavior'")
 >>> table = stimulus_response_table(dff, flashes)
 >>> table.columns[:4].tolist()
 ['cell_specimen_id', 'stimulus_presentations_id', 'mean_response', 'baseline_response']
+>>> table.shape                                   # 3 cells x 4800 flashes, 12 columns
+(14400, 12)
 """
 from __future__ import annotations
 

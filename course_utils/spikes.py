@@ -11,8 +11,8 @@ bin.
 >>> import numpy as np
 >>> spikes = {7: np.array([0.05, 0.1, 0.35, 1.0])}          # one unit, seconds
 >>> counts = bin_spikes(spikes, [0.2], pre=0.2, post=0.2, bin_size=0.1)
->>> counts.dims, counts.values[0, :, 0].tolist()
-(('window', 'time', 'unit'), [1, 0, 1, 0])
+>>> counts.dims, counts.values[0, :, 0].tolist()   # bins [0, .1) [.1, .2) [.2, .3) [.3, .4]
+(('window', 'time', 'unit'), [1, 1, 0, 1])
 """
 from __future__ import annotations
 
