@@ -65,7 +65,9 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
         raise ValueError(f"areas {areas} name an area more than once; give each once")
     units = session.units
     recorded = units["ecephys_structure_acronym"].to_numpy()
-    position = pd.Index(areas).get_indexer(recorded)       # -1: not one of ``areas``
+    order = {area: i for i, area in enumerate(areas)}
+    position = np.fromiter((order.get(a, -1) for a in recorded), dtype=np.intp,
+                           count=recorded.size)            # -1: not one of ``areas``
     absent = [a for i, a in enumerate(areas) if not (position == i).any()]
     if absent:
         present = sorted(pd.unique(recorded[pd.notna(recorded)]))
@@ -73,10 +75,8 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
                          f"(after quality filters); areas with units: {present}")
     rows = np.flatnonzero(position >= 0)
     rows = rows[np.argsort(position[rows], kind="stable")]
-    chosen = units.iloc[rows].copy()
     short = np.array([AREA_SHORT_NAMES.get(a, a) for a in areas], dtype=object)
-    chosen["area"] = short[position[rows]]
-    return chosen
+    return units.iloc[rows].assign(area=short[position[rows]])
 
 
 def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,

@@ -3,7 +3,7 @@ including spikes on bin edges and window ends, empty units and windows past the 
 import numpy as np
 import pytest
 
-from course_utils.spikes import bin_spikes, window_edges
+from course_utils.spikes import bin_spikes, count_spikes, window_edges
 
 
 def loop_counts(spike_times, unit_ids, starts, pre, post, edges):
@@ -66,6 +66,24 @@ def test_windows_past_the_recording_and_overlapping(trains):
     assert (ours.isel(window=-1) == 0).all()
 
 
+def test_many_units_windows_in_any_order_and_repeated_times():
+    # more units than threads; spike times on a 0.1 s grid, so many repeat and many lie
+    # exactly on window ends and bin edges; windows unsorted, one given twice; one train
+    # a strided view (the kernel reads contiguous copies)
+    rng = np.random.default_rng(2)
+    spikes = {u: np.sort(np.round(rng.uniform(0, 50, int(rng.integers(0, 300))), 1))
+              for u in range(37)}
+    spikes[6] = np.repeat(spikes[6], 2)[::2]
+    assert not spikes[6].flags.c_contiguous
+    starts, pre, post = np.array([30.0, 5.0, 12.5, 5.0, 48.0, 0.3]), 1.0, 2.0
+    edges = np.arange(0, pre + post + 0.05, 0.1)
+    ours = bin_spikes(spikes, starts, pre, post, edges=edges)
+    expected = loop_counts(spikes, list(spikes), starts, pre, post, edges)
+    assert expected.sum() > 1000
+    np.testing.assert_array_equal(ours.values, expected)
+    np.testing.assert_array_equal(ours.values[1], ours.values[3])
+
+
 def test_edge_rule_known_answer():
     # window [0, 1] s, bins [0, .5) and [.5, 1]: .5 counts once (later bin), 1.0 in the last
     counts = bin_spikes({1: np.array([0.0, 0.25, 0.5, 0.99, 1.0, 1.0001])}, [0.0], 0.0, 1.0,
@@ -91,6 +109,20 @@ def test_bad_inputs():
         bin_spikes([np.array([1.0])], [1.0], 1.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="real numbers"):
         bin_spikes({1: np.array(["1.0"])}, [1.0], 1.0, 1.0, 0.1)
+
+
+def test_count_spikes_checks_what_the_kernel_relies_on():
+    trains, window = [np.array([0.5, 1.5])], (np.array([0.0]), np.array([2.0]))
+    assert count_spikes(trains, *window, np.array([0.0, 1.0, 2.0]))[0, :, 0].tolist() == [1, 1]
+    for edges in (np.array([0.0]), np.array([0.0, 1.0, 1.0]), np.array([0.0, np.nan])):
+        with pytest.raises(ValueError, match="edges must be increasing"):
+            count_spikes(trains, *window, edges)
+    with pytest.raises(ValueError, match="of one length"):
+        count_spikes(trains, np.array([0.0, 1.0]), np.array([2.0]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        count_spikes(trains, np.array([np.nan]), np.array([2.0]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="edges must be increasing"):
+        bin_spikes({1: trains[0]}, [1.0], 1.0, 1.0, edges=[0.0, 2.0, 1.0])
 
 
 def test_allensdk_counts_a_spike_on_a_shared_edge_in_both_bins():
