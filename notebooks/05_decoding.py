@@ -50,7 +50,6 @@ if "google.colab" in sys.modules:
     colab_setup.setup(COURSE)
 
 # %%
-import gc
 import time
 import warnings
 
@@ -72,6 +71,7 @@ from course_utils.caches import open_ecephys_cache, open_ophys_cache
 from course_utils.decoding import decode, design_matrix, linear_svm, window_features
 from course_utils.ecephys import by_area, epoch_spike_counts, load_ecephys_session
 from course_utils.experiments import load_session_traces
+from course_utils.memory import release_memory
 from course_utils.responses import stimulus_response_table
 
 SEED = 0
@@ -81,12 +81,17 @@ results = {}          # the numbers to compare, collected as we go
 # Section 7 decodes from notebook 04's Neuropixels spike counts. We count them now,
 # while the notebook holds little else: AllenSDK briefly needs about 1 GB to load a
 # Neuropixels session, and Binder gives about 2 GB in all. Only the counts are kept.
+#
+# Deleting the session is not quite enough. Python frees it, but the C allocator keeps
+# the freed pages for later, so to the operating system (and to Binder's limit) the
+# notebook still looks nearly as big as at its peak. `release_memory` hands them back
+# and reports the resident memory before and after.
 
 # %%
 session = load_ecephys_session(open_ecephys_cache(), 756029989)
 counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
 del session                     # the counts hold all we need from it
-gc.collect()
+print(release_memory())
 print(dict(counts.sizes))
 
 # %% [markdown]
