@@ -21,30 +21,27 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 from typing import NamedTuple
 
-_LIBC = None
 
-
+@functools.cache
 def _glibc():
     """glibc, or None elsewhere (macOS, Windows, musl): there is nothing to trim."""
-    global _LIBC
-    if _LIBC is None:
-        name = ctypes.util.find_library("c")
-        try:
-            libc = ctypes.CDLL(name) if name else None
-            _LIBC = libc if libc is not None and hasattr(libc, "malloc_trim") else False
-        except OSError:
-            _LIBC = False
-    return _LIBC or None
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def resident_mb() -> float | None:
     """This process's resident memory in MB (Linux), or None where it cannot be read."""
     try:
-        with open(f"/proc/{os.getpid()}/statm") as f:
+        with open("/proc/self/statm") as f:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None

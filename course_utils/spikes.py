@@ -63,11 +63,8 @@ def _as_spike_trains(spike_times, unit_ids) -> tuple[list, list[np.ndarray]]:
     if missing:
         raise KeyError(f"no spike times for unit(s) {missing[:5]}"
                        f"{' ...' if len(missing) > 5 else ''}")
-    trains = []
-    for u in ids:
-        t = _checks.float_array(spike_times[u], f"spike_times[{u}]", 1)
-        trains.append(np.ascontiguousarray(t, dtype=np.float64))
-    return ids, trains
+    trains = [_checks.float_array(spike_times[u], f"spike_times[{u}]", 1) for u in ids]
+    return ids, trains                  # count_spikes makes them contiguous float64
 
 
 @numba.njit(cache=True, nogil=True)
