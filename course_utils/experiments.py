@@ -5,6 +5,18 @@ imaging plane (the mesoscope records up to eight at once). Traces live per exper
 ``experiment.dff_traces`` holds dF/F, ``experiment.events`` the detected events and
 their smoothed version.
 
+**Clocks.** The mesoscope images its planes in *imaging plane groups* (two planes per
+group here) and takes the groups' frames in turn, so each group has its own frame times:
+group 1's frames come about a third of a frame after group 0's, and so on
+(``experiment.metadata["imaging_plane_group"]``). A single plane has one clock, so
+:func:`trace_array` has a ``time`` dimension. A whole session does not: its arrays
+(:func:`session_trace_array`, :func:`load_session_traces`) have dims ``("cell",
+"frame")`` and a 2-D coordinate ``timestamps`` (cell, frame) holding each cell's own
+frame times. To put cells of several planes on one time axis, align them to events
+(:func:`course_utils.alignment.event_triggered_responses`) or resample them
+(:func:`course_utils.alignment.resample_traces`): both interpolate each plane on its
+own clock.
+
 >>> from course_utils.caches import open_ophys_cache
 >>> cache = open_ophys_cache()
 >>> experiments = load_session_experiments(cache, 854060305)   # {experiment id: experiment}
@@ -28,7 +40,12 @@ TRACES = {"dff": ("dff_traces", "dff"),
 TRACE_UNITS = {"dff": "dF/F (fraction)", "events": "event magnitude (a.u.)",
                "filtered_events": "event magnitude (a.u.)"}
 #: Experiment metadata copied onto each cell of :func:`trace_array`.
-CELL_METADATA = ("ophys_experiment_id", "targeted_structure", "imaging_depth")
+CELL_METADATA = ("ophys_experiment_id", "imaging_plane_group", "targeted_structure",
+                 "imaging_depth")
+#: Metadata :func:`load_session_traces` copies onto each cell by default.
+SESSION_METADATA = ("ophys_experiment_id", "imaging_plane_group", "ophys_session_id",
+                    "targeted_structure", "imaging_depth", "equipment_name", "cre_line",
+                    "mouse_id", "sex")
 
 
 def _known_ids(table: pd.DataFrame, ids: Iterable[int], what: str) -> list[int]:
@@ -134,29 +151,69 @@ def trace_array(experiment, trace: str = "dff", exclude_invalid_rois: bool = Tru
                         attrs={"units": TRACE_UNITS[trace], "time_units": "s"})
 
 
+def _plane_timestamps(experiment) -> np.ndarray:
+    """The plane's frame times (s) as float64, checked: 1-D, finite, increasing."""
+    ts = np.asarray(experiment.ophys_timestamps, dtype=np.float64)
+    meta = getattr(experiment, "metadata", {}) or {}
+    name = f"ophys_timestamps of experiment {meta.get('ophys_experiment_id', '?')}"
+    if ts.ndim != 1 or ts.size < 2:
+        raise ValueError(f"{name} must be 1-D with at least two frames, got shape {ts.shape}")
+    if not np.isfinite(ts).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (np.diff(ts) <= 0).any():
+        bad = int(np.argmax(np.diff(ts) <= 0))
+        raise ValueError(f"{name} are not strictly increasing at frame {bad + 1}")
+    return ts
+
+
+def _stack_planes(parts: list[xr.Dataset], clocks: list[np.ndarray]) -> xr.Dataset:
+    """Concatenate per-plane (cell, frame) Datasets along ``cell``, giving every cell its
+    plane's frame times as the 2-D coordinate ``timestamps`` (cell, frame). Planes with
+    fewer frames are padded at the end with NaN (values and timestamps)."""
+    n_frames = max(len(c) for c in clocks)
+    padded = []
+    for part, clock in zip(parts, clocks):
+        if len(clock) < n_frames:
+            part = part.pad(frame=(0, n_frames - len(clock)))   # NaN for float data
+        times = np.full((part.sizes["cell"], n_frames), np.nan)
+        times[:, :len(clock)] = clock
+        padded.append(part.assign_coords(timestamps=(("cell", "frame"), times)))
+    out = xr.concat(padded, dim="cell")
+    out = out.assign_coords(frame=("frame", np.arange(n_frames)))
+    out["timestamps"].attrs.update(units="s", description=(
+        "each cell's own frame times (its imaging plane group's clock); NaN where its "
+        "plane has fewer frames than the longest plane"))
+    out["n_frames"] = ("cell", np.repeat([len(c) for c in clocks],
+                                         [p.sizes["cell"] for p in parts]))
+    out = out.set_coords("n_frames")
+    return out
+
+
 def session_trace_array(experiments: Mapping[int, object], trace: str = "dff",
                         exclude_invalid_rois: bool = True) -> xr.DataArray:
-    """All planes' traces in one (cell, time) array; the planes must share timestamps.
+    """All planes' traces in one array, each cell on its own plane's clock.
 
-    Mesoscope planes of one session are imaged on one frame clock, so their timestamps
-    agree; if they do not, align each plane on its own with
-    :func:`course_utils.alignment.event_triggered_responses` and ``xr.concat`` the results
-    along ``cell`` (they share the relative time grid when given one ``sampling_rate``).
+    Returns
+    -------
+    xarray.DataArray, dims ``("cell", "frame")``, float32 (NaN past the end of a plane
+        that has fewer frames). Coordinates: ``cell`` (cell_specimen_id) with the
+        coordinates of :func:`trace_array`; ``frame`` (frame number in the plane);
+        ``timestamps`` (cell, frame), each cell's frame times in seconds; ``n_frames``
+        (cell), its plane's frame count. Planes of different imaging plane groups have
+        different timestamps, so there is no shared ``time`` axis: use
+        :func:`course_utils.alignment.event_triggered_responses` or
+        :func:`course_utils.alignment.resample_traces` for one.
     """
-    arrays = [trace_array(e, trace, exclude_invalid_rois) for e in experiments.values()]
-    first = arrays[0]["time"].values
-    for exp_id, arr in zip(experiments, arrays):
-        if not np.array_equal(arr["time"].values, first):
-            raise ValueError(f"experiment {exp_id} has different ophys timestamps from the "
-                             "first plane; align planes separately and concatenate along 'cell'")
-    return xr.concat(arrays, dim="cell")
+    parts, clocks = [], []
+    for exp in experiments.values():
+        arr = trace_array(exp, trace, exclude_invalid_rois)
+        clocks.append(arr["time"].values)
+        parts.append(arr.drop_vars("time").rename(time="frame").to_dataset(name=trace))
+    return _stack_planes(parts, clocks)[trace]
 
 
 def load_session_traces(cache, ophys_session_id: int,
-                        metadata: Iterable[str] = ("ophys_experiment_id", "ophys_session_id",
-                                                   "targeted_structure", "imaging_depth",
-                                                   "equipment_name", "cre_line", "mouse_id",
-                                                   "sex"),
+                        metadata: Iterable[str] = SESSION_METADATA,
                         exclude_invalid_rois: bool = True, progress: bool = False
                         ) -> xr.Dataset:
     """Every cell's dF/F, events and filtered events for a whole session, loading one
@@ -169,37 +226,58 @@ def load_session_traces(cache, ophys_session_id: int,
 
     Returns
     -------
-    xarray.Dataset with variables ``dff``, ``events``, ``filtered_events`` (float32),
-    dims ``("cell", "time")``: ``cell`` = cell_specimen_id, with ``cell_roi_id`` and each
-    ``metadata`` key as extra coordinates; ``time`` = ophys timestamps (s). Raises
-    ``ValueError`` if the planes' timestamps differ.
+    xarray.Dataset with variables ``dff``, ``events``, ``filtered_events`` (float32;
+    the files hold float64, float32 keeps 7 significant digits), dims ``("cell",
+    "frame")``: ``cell`` = cell_specimen_id, with ``cell_roi_id`` and each ``metadata``
+    key as extra coordinates; ``frame`` = frame number in the plane; ``timestamps``
+    (cell, frame) = each cell's own frame times (s), since planes of different imaging
+    plane groups are imaged at different times (see the module docstring); ``n_frames``
+    (cell) = its plane's frame count. A plane with fewer frames than the longest is
+    padded with NaN at the end.
     """
     table = cache.get_ophys_session_table()
     (session,) = _known_ids(table, [ophys_session_id], "ophys session")
     ids = list(table.loc[session, "ophys_experiment_id"])
     metadata = list(metadata)
-    parts, times = [], None
+    parts, clocks = [], []
     for n, exp_id in enumerate(ids, 1):
         experiment = load_experiments(cache, [exp_id])[exp_id]
         cells = cell_table(experiment, exclude_invalid_rois)
         coords = _cell_coords(experiment, cells, metadata)
-        ts = np.asarray(experiment.ophys_timestamps, dtype=np.float64)
-        if times is None:
-            times = ts
-        elif not np.array_equal(ts, times):
-            raise ValueError(f"experiment {exp_id} has different ophys timestamps from "
-                             f"experiment {ids[0]}; load and align its planes separately")
+        clocks.append(_plane_timestamps(experiment))
         tables = {attr: getattr(experiment, attr) for attr in ("dff_traces", "events")}
-        data = {t: (("cell", "time"), trace_matrix(experiment, t, cells.index,
-                                                   table=tables[TRACES[t][0]]),
+        data = {t: (("cell", "frame"), trace_matrix(experiment, t, cells.index,
+                                                    table=tables[TRACES[t][0]]),
                     {"units": TRACE_UNITS[t]})
                 for t in TRACES}
         parts.append(xr.Dataset(data, coords=coords))
         del experiment, tables
         if progress:
-            print(f"plane {n}/{len(ids)}: experiment {exp_id}, {len(cells)} cells", flush=True)
-    out = xr.concat(parts, dim="cell")
-    out = out.assign_coords(time=("time", times))
-    out["time"].attrs["units"] = "s"
+            print(f"plane {n}/{len(ids)}: experiment {exp_id}, {len(cells)} cells, "
+                  f"{len(clocks[-1])} frames from {clocks[-1][0]:.5f} s", flush=True)
+    out = _stack_planes(parts, clocks)
     out.attrs["ophys_session_id"] = int(session)
     return out
+
+
+def plane_clocks(traces: xr.Dataset | xr.DataArray) -> pd.DataFrame:
+    """One row per plane: its imaging plane group, frame count, first frame time and
+    median frame interval (s), from a session array (:func:`load_session_traces`,
+    :func:`session_trace_array`). Index: ``ophys_experiment_id``."""
+    needed = ("ophys_experiment_id", "timestamps", "n_frames")
+    missing = [c for c in needed if c not in traces.coords]
+    if missing:
+        raise KeyError(f"traces lack the coordinate(s) {missing}; build them with "
+                       "load_session_traces or session_trace_array")
+    exp_ids = traces["ophys_experiment_id"].values
+    _, first = np.unique(exp_ids, return_index=True)
+    rows = []
+    for i in sorted(first):
+        n = int(traces["n_frames"].values[i])
+        ts = traces["timestamps"].values[i, :n]
+        group = (traces["imaging_plane_group"].values[i]
+                 if "imaging_plane_group" in traces.coords else None)
+        rows.append({"ophys_experiment_id": exp_ids[i], "imaging_plane_group": group,
+                     "n_frames": n, "first_frame_s": ts[0],
+                     "frame_interval_s": float(np.median(np.diff(ts)))})
+    return pd.DataFrame(rows).set_index("ophys_experiment_id")

@@ -10,9 +10,9 @@
 Dtypes are chosen for size without losing anything a learner reads:
 
 * ``timestamps`` float64 (seconds; float32 would round 4,000 s to about 0.5 ms);
-* ``dff``, ``events``, ``filtered_events`` float32: dF/F and events are stored as
-  float32 in the NWB files; filtered events (float64 there) keep 7 significant digits,
-  more than any table or plot shows;
+* ``dff``, ``events``, ``filtered_events`` float32: the NWB files hold float64, and
+  float32 keeps 7 significant digits, more than any table or plot shows (dF/F noise is
+  in the second or third digit) at half the memory;
 * ids and text labels categorical (one small integer code per row instead of a
   64-bit integer or a Python string), with the same categories for every experiment,
   so the columns stay categorical after joining experiments (see :func:`concat_tidy`);
@@ -29,9 +29,11 @@ from pandas.api.types import union_categoricals
 
 from .experiments import TRACES, cell_table, trace_matrix
 
-#: Experiment metadata added to every row by default (the walkthrough's choice).
-DEFAULT_METADATA = ("ophys_experiment_id", "ophys_session_id", "targeted_structure",
-                    "imaging_depth", "equipment_name", "cre_line", "mouse_id", "sex")
+#: Experiment metadata added to every row by default (the walkthrough's choice, plus the
+#: imaging plane group, which says which clock a row's timestamp comes from).
+DEFAULT_METADATA = ("ophys_experiment_id", "imaging_plane_group", "ophys_session_id",
+                    "targeted_structure", "imaging_depth", "equipment_name", "cre_line",
+                    "mouse_id", "sex")
 #: Metadata kept numeric rather than categorical, with their dtype.
 NUMERIC_METADATA = {"imaging_depth": np.int16, "age_in_days": np.int16}
 ID_COLUMNS = ("cell_roi_id", "cell_specimen_id")
@@ -91,7 +93,9 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
     Returns
     -------
     DataFrame with n_rows = sum over experiments of n_cells x n_frames and a unique
-    RangeIndex. Columns: ``timestamps`` (s), the trace columns, ``cell_roi_id``,
+    RangeIndex. ``timestamps`` is each row's own frame time: planes of different imaging
+    plane groups have different clocks, so the same frame number has a different time
+    in each group. Columns: ``timestamps`` (s), the trace columns, ``cell_roi_id``,
     ``cell_specimen_id``, then the metadata. Rows run cell by cell, frames in time
     order, experiments in the order given. Cells missing a trace get NaN there.
     """
@@ -148,27 +152,46 @@ def tidy_traces(experiments, metadata: Sequence[str] = DEFAULT_METADATA,
 
 def _tidy_from_dataset(ds: xr.Dataset, metadata: Sequence[str], traces: Sequence[str]
                        ) -> pd.DataFrame:
-    """The tidy table of a (cell, time) Dataset of traces with per-cell metadata."""
+    """The tidy table of a session Dataset of traces with per-cell metadata.
+
+    ``ds`` has dims (cell, frame) and each cell's own frame times in the 2-D coordinate
+    ``timestamps`` (:func:`course_utils.experiments.load_session_traces`), or dims
+    (cell, time) with one clock for all cells. Each row keeps its own cell's timestamp;
+    frames past the end of a shorter plane (NaN timestamps) are left out.
+    """
     missing = [t for t in traces if t not in ds] + \
         [k for k in ("cell_roi_id", *metadata) if k not in ds.coords]
-    if missing or ds[traces[0]].dims != ("cell", "time"):
-        raise KeyError(f"the Dataset lacks {missing} or is not (cell, time); build it with "
+    dims = ds[traces[0]].dims if not missing else ()
+    per_cell_clock = dims == ("cell", "frame") and "timestamps" in ds.coords
+    if missing or not (per_cell_clock or dims == ("cell", "time")):
+        raise KeyError(f"the Dataset lacks {missing} or is not (cell, frame) with "
+                       "'timestamps' or (cell, time); build it with "
                        "course_utils.experiments.load_session_traces")
-    n_cells, n_frames = ds.sizes["cell"], ds.sizes["time"]
-    columns = {"timestamps": np.empty(n_cells * n_frames, np.float64)}
-    columns["timestamps"].reshape(n_cells, n_frames)[:] = ds["time"].values
+    n_cells = ds.sizes["cell"]
+    if per_cell_clock:
+        stamps = ds["timestamps"].transpose("cell", "frame").values
+        keep = ~np.isnan(stamps)                       # drop the padding of short planes
+        rows_per_cell = keep.sum(axis=1)
+        all_kept = bool(keep.all())
+        columns = {"timestamps": stamps.ravel() if all_kept else stamps[keep]}
+    else:
+        n_frames = ds.sizes["time"]
+        rows_per_cell = np.full(n_cells, n_frames)
+        all_kept = True
+        columns = {"timestamps": np.empty(n_cells * n_frames, np.float64)}
+        columns["timestamps"].reshape(n_cells, n_frames)[:] = ds["time"].values
     for t in traces:
-        columns[t] = ds[t].values.astype(np.float32, copy=False).ravel()
+        values = ds[t].transpose(*dims).values.astype(np.float32, copy=False)
+        columns[t] = values.ravel() if all_kept else values[keep]
     frame = pd.DataFrame(columns, copy=False)
-    per_cell = np.full(n_cells, n_frames)
-    frame["cell_roi_id"] = _categorical(ds["cell_roi_id"].values.tolist(), per_cell)
-    frame["cell_specimen_id"] = _categorical(ds["cell"].values.tolist(), per_cell)
+    frame["cell_roi_id"] = _categorical(ds["cell_roi_id"].values.tolist(), rows_per_cell)
+    frame["cell_specimen_id"] = _categorical(ds["cell"].values.tolist(), rows_per_cell)
     for key in metadata:
         values = ds[key].values
         if key in NUMERIC_METADATA:
-            frame[key] = np.repeat(values.astype(NUMERIC_METADATA[key]), n_frames)
+            frame[key] = np.repeat(values.astype(NUMERIC_METADATA[key]), rows_per_cell)
         else:
-            frame[key] = _categorical(values.tolist(), per_cell)
+            frame[key] = _categorical(values.tolist(), rows_per_cell)
     return frame
 
 

@@ -125,7 +125,8 @@ def test_trace_arrays(ophys_experiments):
     assert one.dims == ("cell", "time") and one.shape == (14, 48_331)
     assert set(one["ophys_experiment_id"].values) == {EXPERIMENTS[1]}
     whole = session_trace_array(ophys_experiments, "dff")
-    assert whole.shape == (53, 48_331)
+    assert whole.dims == ("cell", "frame") and whole.shape == (53, 48_331)
+    assert whole["timestamps"].dims == ("cell", "frame")
     assert list(np.unique(whole["targeted_structure"].values)) == ["VISl", "VISp"]
     with pytest.raises(ValueError, match="unknown trace"):
         trace_array(ophys_experiments[EXPERIMENTS[1]], "spikes")
@@ -134,10 +135,17 @@ def test_trace_arrays(ophys_experiments):
 def test_session_traces_plane_by_plane(ophys_cache, table, ophys_experiments):
     from course_utils.experiments import load_session_traces
     ds = load_session_traces(ophys_cache, OPHYS_SESSION)
-    assert dict(ds.sizes) == {"cell": 53, "time": 48_331}
+    assert dict(ds.sizes) == {"cell": 53, "frame": 48_331}
     assert set(ds.data_vars) == {"dff", "events", "filtered_events"}
-    np.testing.assert_array_equal(ds["dff"].values,
-                                  session_trace_array(ophys_experiments, "dff").values)
+    whole = session_trace_array(ophys_experiments, "dff")
+    np.testing.assert_array_equal(ds["dff"].values, whole.values)
+    np.testing.assert_array_equal(ds["timestamps"].values, whole["timestamps"].values)
+    # each cell carries its own plane's clock
+    for exp_id, exp in ophys_experiments.items():
+        rows = ds["ophys_experiment_id"].values == exp_id
+        assert (ds["imaging_plane_group"].values[rows] == exp.metadata["imaging_plane_group"]).all()
+        np.testing.assert_array_equal(ds["timestamps"].values[rows],
+                                      np.broadcast_to(exp.ophys_timestamps, (rows.sum(), 48_331)))
     from_ds = tidy_traces(ds)
     _assert_same_table(from_ds, table)
     with pytest.raises(KeyError, match="lacks \\['brain_area'\\]"):
