@@ -198,7 +198,7 @@ def test_fetch_ecephys_then_the_warehouse_cache_downloads_nothing(allen, cache_d
     assert len(cache.get_unit_analysis_metrics_for_session(S, annotate=False)) == 753
     session = cache.get_session_data(S)                      # reads the fetched NWB file
     epochs = session.get_stimulus_epochs()
-    assert len(epochs) == 31 and (epochs["stimulus_name"] != "spontaneous").sum() == 15
+    assert len(epochs) == 30 and (epochs["stimulus_name"] != "spontaneous").sum() == 15
 
 
 def _closed_port():

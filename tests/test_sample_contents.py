@@ -17,6 +17,8 @@ EPOCH_STARTS = [84.49618798636119, 1285.4833979863608, 1585.7344179863614,
                 4077.8343479863615, 4708.361437986361, 5398.938717986361, 5909.365397986361,
                 6690.017947986361, 7200.444627986361, 7710.871347986361, 8041.147407986361,
                 8611.624247986361]
+GROUPS = {854759890: 0, 854759894: 0, 854759896: 1, 854759898: 1, 854759900: 2,
+          854759903: 2}          # imaging_plane_group in the real experiment table
 AREA_COUNTS = {"VISp": 51, "VISl": 30, "VISrl": 24, "VISal": 51, "VISpm": 90, "VISam": 72}
 
 
@@ -45,7 +47,12 @@ def test_planes_mirror_the_real_session(ophys_experiments):
         assert exp.metadata["cre_line"] == "Sst-IRES-Cre"
         assert exp.metadata["equipment_name"] == "MESO.1"
         t = exp.ophys_timestamps
-        assert t.shape == (48331,) and t[0] == pytest.approx(10.52216)
+        group = GROUPS[exp_id]
+        assert exp.metadata["imaging_plane_group"] == group
+        assert exp.metadata["imaging_plane_group_count"] == 3
+        # group g's frames come g thirds of a frame after group 0's (one sync line)
+        assert t.shape == (48331,) and t[0] == pytest.approx(10.52216 + group * 0.09322 / 3,
+                                                             abs=1e-5)
         assert np.diff(t).mean() == pytest.approx(0.09322, abs=1e-6)
         assert set(exp.events.columns) >= {"events", "filtered_events"}
         assert np.stack(exp.events.events.to_numpy()).shape == (len(real), 48331)

@@ -139,9 +139,11 @@ def _quiet(fn, *args):
         return fn(*args)
 
 
-def _write_ophys_experiment(path, row, task, cells, timestamps, ids, templates, cfg):
+def _write_ophys_experiment(path, row, task, cells, timestamps, ids, templates, cfg,
+                            plane_group, group_count):
     from .ophys_nwb import write_experiment
-    _quiet(write_experiment, path, row, task, cells, timestamps, ids, templates, cfg)
+    _quiet(write_experiment, path, row, task, cells, timestamps, ids, templates, cfg,
+           plane_group, group_count)
     return path
 
 
@@ -153,15 +155,15 @@ def _build_ecephys(nx: Path, recipe: dict, metadata_dir: Path) -> Path:
     sample = generate_ecephys(recipe, metadata_dir)
     session_dir = nx / f"session_{sample.session_id}"
     session_dir.mkdir(parents=True)
-    sample.sessions.to_csv(nx / "sessions.csv")
-    sample.probes.to_csv(nx / "probes.csv")
-    sample.channels.to_csv(nx / "channels.csv")
-    sample.units.to_csv(nx / "units.csv")
+    # The raw tables the warehouse serves (AllenSDK derives the counts and merges itself).
+    for name, table in sample.warehouse_tables(recipe["ecephys"]["warehouse"]).items():
+        table.to_csv(nx / f"{name}.csv")
     _analysis_metrics(sample).to_csv(session_dir / f"session_{sample.session_id}_analysis_metrics.csv")
     probes, channels, units = sample.session_tables()
     path = session_dir / f"session_{sample.session_id}.nwb"
     _quiet(write_session, path, sample.sessions.loc[sample.session_id], probes, channels, units,
-           sample.presentations, sample.spike_times, sample.spike_amplitudes, sample.running)
+           sample.presentations, sample.spike_times, sample.spike_amplitudes, sample.running,
+           sample.nwb_metadata)
     return path
 
 
@@ -235,8 +237,9 @@ def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
             rel = f"behavior_ophys_experiments/behavior_ophys_experiment_{exp_id}.nwb"
             data_files[str(k)], file_ids[exp_id] = rel, k
             futures.append(pool.apply_async(_write_ophys_experiment, (
-                vbo_data / rel, row, ophys.task, ophys.planes[k], ophys.timestamps,
-                ophys.cell_ids[k], ophys.templates, recipe["ophys"])))
+                vbo_data / rel, row, ophys.task, ophys.planes[k], ophys.timestamps[k],
+                ophys.cell_ids[k], ophys.templates, recipe["ophys"], ophys.plane_groups[k],
+                ophys.group_count)))
         del ophys
         metadata_files = {}
         for name, table in _vbo_tables(metadata_dir, file_ids).items():

@@ -37,15 +37,31 @@ def _streams(recipe: dict) -> tuple[np.random.Generator, np.random.Generator]:
 
 @dataclass
 class OphysSample:
-    """The ophys session: shared task, and per experiment its table row, cell ids and
-    cells (same order as ``experiments``)."""
+    """The ophys session: shared task, and per experiment (same order as
+    ``experiments``) its table row, frame times, cell ids and cells."""
 
     task: ChangeDetectionTask
-    timestamps: np.ndarray
+    timestamps: list                 # (n_frames,) float64 per plane, s: its group's clock
     templates: tuple
     experiments: pd.DataFrame        # real experiment-table rows, index ophys_experiment_id
     cell_ids: list                   # DataFrames of cell_roi_id / cell_specimen_id
     planes: list                     # PlaneCells
+    plane_groups: list               # imaging plane group of each plane (int)
+    group_count: int                 # number of imaging plane groups in the session
+
+
+def plane_groups(experiments: pd.DataFrame) -> tuple[list[int], int]:
+    """Imaging plane group of each experiment and the session's group count, from the
+    real table's ``imaging_plane_group`` column (groups numbered 0, 1, ...)."""
+    groups = experiments["imaging_plane_group"]
+    if groups.isna().any():
+        raise ValueError("the recipe's ophys session has planes without an imaging plane "
+                         "group in the release table; the sample mirrors a mesoscope session")
+    groups = groups.astype(int).tolist()
+    count = len(set(groups))
+    if sorted(set(groups)) != list(range(count)):
+        raise ValueError(f"imaging plane groups {sorted(set(groups))} are not 0..{count - 1}")
+    return groups, count
 
 
 def generate_ophys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> OphysSample:
@@ -59,15 +75,17 @@ def generate_ophys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> OphysSamp
         raise KeyError(f"ophys session {cfg['ophys_session_id']} is not in the release tables")
     experiments = experiments.sort_values("ophys_experiment_id").set_index("ophys_experiment_id",
                                                                            drop=False)
+    groups, count = plane_groups(experiments)
     task = make_task(rng, cfg)
-    t = ophys_timestamps(cfg)
     templates = image_templates(rng, len(cfg["images"]), tuple(cfg["template_shape"]))
-    ids, planes = [], []
-    for exp_id in experiments.index:
+    ids, planes, clocks = [], [], []
+    for exp_id, group in zip(experiments.index, groups):
         plane_cells = cells[cells["ophys_experiment_id"] == exp_id].sort_values("cell_roi_id")
         ids.append(plane_cells[["cell_roi_id", "cell_specimen_id"]].reset_index(drop=True))
+        t = ophys_timestamps(cfg, group, count)
+        clocks.append(t)
         planes.append(make_plane_cells(rng, cfg, task, t, len(plane_cells)))
-    return OphysSample(task, t, templates, experiments, ids, planes)
+    return OphysSample(task, clocks, templates, experiments, ids, planes, groups, count)
 
 
 @dataclass
@@ -83,6 +101,7 @@ class EcephysSample:
     spike_times: dict
     spike_amplitudes: dict
     running: pd.DataFrame
+    nwb_metadata: dict = None    # the recipe's session-file facts (start time, rig, invalid times)
 
     def session_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The session's probes, channels and units."""
@@ -90,6 +109,12 @@ class EcephysSample:
         channels = self.channels[self.channels["ecephys_probe_id"].isin(probes.index)]
         units = self.units[self.units["ecephys_channel_id"].isin(channels.index)]
         return probes, channels, units
+
+    def warehouse_tables(self, known: dict) -> dict:
+        """``sessions``, ``probes``, ``channels``, ``units`` as the Allen warehouse serves
+        them (see :func:`ecephys_synth.warehouse_tables`)."""
+        return ecephys_synth.warehouse_tables(self.sessions, self.probes, self.channels,
+                                              self.units, known)
 
 
 def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> EcephysSample:
@@ -104,15 +129,17 @@ def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> Ecephys
     presentations = ecephys_synth.make_presentations(rng, cfg)
     channels, units = ecephys_synth.make_anatomy(
         rng, probes, session_id, cfg["units"]["visual_area_counts"],
-        cfg["units"]["failing_fraction"])
+        cfg["units"]["failing_fraction"], cfg["units"].get("all_units"))
+    nwb_metadata = {k: cfg[k] for k in ("session_start_time", "rig_equipment_name",
+                                        "invalid_times")}
     sample = EcephysSample(session_id, sessions, probes, channels, units, presentations,
-                           {}, {}, pd.DataFrame())
+                           {}, {}, pd.DataFrame(), nwb_metadata)
     _, session_channels, session_units = sample.session_tables()
     structures = session_units["ecephys_channel_id"].map(
         session_channels["ecephys_structure_acronym"])
     sample.spike_times, sample.spike_amplitudes = ecephys_synth.make_spikes(
         rng, cfg, presentations, structures)
-    duration = float(presentations["stop_time"].iloc[-1])
+    duration = float(cfg["recording_end_s"])    # spikes and running go on after the stimuli
     rates = pd.Series({u: s.size / duration for u, s in sample.spike_times.items()})
     sample.units.loc[rates.index, "firing_rate"] = rates.round(3)
     sample.running = ecephys_synth.make_running(rng, duration)

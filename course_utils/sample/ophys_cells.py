@@ -22,9 +22,10 @@ class PlaneCells:
 
     Attributes
     ----------
-    dff, events, corrected, demixed, neuropil : (n_cells, n_frames) float32
-        dF/F (unitless), detected event magnitudes (dF/F units), and fluorescence
-        traces (arbitrary units).
+    dff, events : (n_cells, n_frames) float64, as in the released files
+        dF/F (unitless) and detected event magnitudes (dF/F units).
+    corrected, demixed, neuropil : (n_cells, n_frames) float32
+        fluorescence traces (arbitrary units).
     noise_std : (n_cells,) float64, dF/F noise of each cell
     event_lambda : (n_cells,) float64, the event detector's penalty
     preferred_image : (n_cells,) int, index of the image each cell prefers
@@ -47,10 +48,27 @@ class PlaneCells:
     motion: np.ndarray
 
 
-def ophys_timestamps(cfg: dict) -> np.ndarray:
-    """Imaging frame times (s), shape (n_frames,), rounded to 10 us like the release."""
-    k = np.arange(int(cfg["n_frames"]))
-    return np.round(cfg["first_frame_time_s"] + k * cfg["frame_interval_s"], 5)
+def sync_line(cfg: dict, group_count: int) -> np.ndarray:
+    """Times (s) of the mesoscope's frame ticks, shape (n_ticks,), rounded to 10 us like
+    the release: ``group_count`` ticks per plane frame, the first at group 0's first
+    frame, minus ``sync_ticks_missing`` ticks at the end."""
+    if group_count < 1:
+        raise ValueError(f"group_count must be at least 1, got {group_count}")
+    n_ticks = int(cfg["n_frames"]) * group_count - int(cfg.get("sync_ticks_missing", 0))
+    tick = float(cfg["frame_interval_s"]) / group_count
+    return np.round(cfg["first_frame_time_s"] + np.arange(n_ticks) * tick, 5)
+
+
+def ophys_timestamps(cfg: dict, plane_group: int = 0, group_count: int = 1) -> np.ndarray:
+    """Frame times (s) of a plane in imaging plane group ``plane_group``, shape (n_frames,).
+
+    AllenSDK's rule for mesoscope sessions (``OphysTimestampsMultiplane.from_sync_file``):
+    the groups' frames interleave on one sync line, and group g takes every
+    ``group_count``-th tick starting at tick g.
+    """
+    if not 0 <= plane_group < group_count:
+        raise ValueError(f"plane_group must be in [0, {group_count}), got {plane_group}")
+    return sync_line(cfg, group_count)[plane_group::group_count]
 
 
 def image_tuning(rng: np.random.Generator, n_cells: int, n_images: int, decay: float,
@@ -139,8 +157,10 @@ def make_plane_cells(rng: np.random.Generator, cfg: dict, task: ChangeDetectionT
     def f32(x):
         return keep_mantissa_bits(x.astype(np.float32))
 
+    # Released files store dF/F and events as float64; values rounded to float32's
+    # 12 kept mantissa bits keep the files small (gzip) and lose nothing visible.
     return PlaneCells(
-        dff=f32(dff), events=f32(detected), corrected=f32(corrected), demixed=f32(demixed),
+        dff=f32(dff).astype(np.float64), events=f32(detected).astype(np.float64), corrected=f32(corrected), demixed=f32(demixed),
         neuropil=f32(neuropil), noise_std=noise_std,
         event_lambda=rng.uniform(0.01, 0.05, n_cells), preferred_image=preferred,
         roi_masks=masks, max_projection=max_proj, average_projection=avg_proj,

@@ -42,7 +42,8 @@ def _cell_specimen_table(cells: PlaneCells, roi_ids, specimen_ids) -> pd.DataFra
 
 
 def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCells,
-                     timestamps: np.ndarray, cell_ids: pd.DataFrame, templates, cfg: dict):
+                     timestamps: np.ndarray, cell_ids: pd.DataFrame, templates, cfg: dict,
+                     plane_group: int, group_count: int):
     """Assemble one ``BehaviorOphysExperiment``.
 
     Parameters
@@ -50,10 +51,12 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
     row : the experiment's row of the real ophys experiment table
     task : the session's shared stimulus and behaviour
     cells : the plane's synthetic cells
-    timestamps : (n_frames,) imaging frame times, s
+    timestamps : (n_frames,) the plane's frame times, s (its imaging plane group's clock)
     cell_ids : DataFrame with ``cell_roi_id`` and ``cell_specimen_id`` (real ids)
     templates : (warped, unwarped) lists from :func:`ophys_cells.image_templates`
     cfg : the recipe's ``[ophys]`` table
+    plane_group, group_count : the plane's imaging plane group and the session's number of
+        groups, written as AllenSDK writes mesoscope metadata (``MultiplaneMetadata``)
     """
     from allensdk.brain_observatory.behavior.behavior_ophys_experiment import (
         BehaviorOphysExperiment)
@@ -94,10 +97,12 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
         ImagingDepth)
     from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.imaging_plane import (  # noqa: E501
         ImagingPlane)
+    from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.multi_plane_metadata.imaging_plane_group import (  # noqa: E501
+        ImagingPlaneGroup)
+    from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.multi_plane_metadata.multi_plane_metadata import (  # noqa: E501
+        MultiplaneMetadata)
     from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.ophys_container_id import (  # noqa: E501
         OphysContainerId)
-    from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.ophys_experiment_metadata import (  # noqa: E501
-        OphysExperimentMetadata)
     from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.ophys_project_code import (  # noqa: E501
         OphysProjectCode)
     from allensdk.brain_observatory.behavior.data_objects.metadata.ophys_experiment_metadata.ophys_session_id import (  # noqa: E501
@@ -140,7 +145,9 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
     roi_ids = cell_ids["cell_roi_id"].to_numpy(np.int64)
     specimen_ids = cell_ids["cell_specimen_id"].to_numpy(np.int64)
     acquired = pd.Timestamp(row["date_of_acquisition"]).tz_localize("UTC").to_pydatetime()
-    frame_rate = 1.0 / float(cfg["frame_interval_s"])
+    # Real files carry the nominal rate (11.0 Hz), not the measured one (10.73 Hz);
+    # AllenSDK also filters the events with it.
+    frame_rate = float(cfg["ophys_frame_rate_hz"])
     spacing = (cfg["pixel_size_um"], cfg["pixel_size_um"])
     fov = int(cfg["field_of_view_px"])
     stim_ts = task.stimulus_timestamps
@@ -188,7 +195,9 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
         behavior_session_uuid=BehaviorSessionUUID(uuid.UUID(int=int(row["behavior_session_id"]))),
         project_code=ProjectCode(row["project_code"]),
         session_duration=float(stim_ts[-1] - stim_ts[0]))
-    ophys_meta = OphysExperimentMetadata(
+    ophys_meta = MultiplaneMetadata(
+        imaging_plane_group=ImagingPlaneGroup(plane_group=int(plane_group),
+                                              plane_group_count=int(group_count)),
         ophys_experiment_id=int(row["ophys_experiment_id"]),
         ophys_session_id=OphysSessionId(int(row["ophys_session_id"])),
         ophys_container_id=OphysContainerId(int(row["ophys_container_id"])),

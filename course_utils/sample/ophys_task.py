@@ -150,7 +150,9 @@ def _presentations(cfg, names, stim_ts, delay, image, omitted, start_frame, on, 
         end_frame=start_frame + on, omitted=omitted.astype(float),
         image_name=np.where(omitted, "omitted", np.asarray(names)[image]),
         image_index=np.where(omitted, len(names), image),
-        movie_frame_index=-99, movie_repeat=-99, is_image_novel=0.0))
+        movie_frame_index=-99, movie_repeat=-99,
+        # AllenSDK maps image names to novelty; "omitted" is no image, so it stays <NA>
+        is_image_novel=np.where(omitted, np.nan, 0.0)))
     gray2 = dict(stimulus_block=2, stimulus_block_name="post_behavior_gray_screen_5min",
                  stimulus_name="spontaneous", start_frame=f_gray2, end_frame=f_movie, **blank)
     movie_idx = np.arange(n_movie)
@@ -186,7 +188,9 @@ def _behavior(rng, cfg, trials, flash_start, start_frame, stim_ts, names, image)
                    change_image_name=names[image[t["change"]]] if t["change"] is not None
                    else names[image[t["start"]]],
                    stimulus_change=False, change_time=np.nan, go=False, catch=False,
-                   lick_times=np.array([]), response_time=np.nan, response_latency=np.inf,
+                   lick_times=np.array([]), response_time=np.nan,
+                   # AllenSDK: NaN on aborted trials, inf on go/catch trials without a lick
+                   response_latency=np.nan if t["aborted"] else np.inf,
                    reward_time=np.nan, reward_volume=0.0, hit=False, false_alarm=False,
                    miss=False, correct_reject=False, aborted=t["aborted"],
                    auto_rewarded=False, change_frame=-99)
