@@ -248,7 +248,7 @@ plt.show()
 visl = session_traces.sel(cell=session_traces["targeted_structure"] == "VISl")
 visl_events = tidy_traces(visl, traces=["events"])
 n_cells_visl = visl_events["cell_specimen_id"].nunique()
-n_frames = visl.sizes["time"]
+n_frames = visl.sizes["frame"]
 print(len(visl_events), "=", n_cells_visl, "x", n_frames)
 assert len(visl_events) == n_cells_visl * n_frames
 

@@ -37,6 +37,26 @@ CACHE_FRAMES = sorted(k for k in SCHEMA if k.startswith("cache."))
 TABLES_WITH_COUNTS = [k for k in CACHE_FRAMES if "n_rows" in SCHEMA[k].get("conventions", {})]
 
 
+# Differences known and still open (issue 12): strict xfail, so a fix makes them fail
+# until this list is updated, and a new difference is never hidden.
+NO_EYE_TRACKING = "issue 12, open: the sample writes no eye tracking yet"
+OLD_TABLES = ("issue 12, open: the shipped release tables come from AllenSDK's test data "
+              "(4,787 / 704 / 1,941 rows), not release v1.1.0; see data/README.md")
+KNOWN_OPEN = {
+    "frame": {"experiment.eye_tracking": NO_EYE_TRACKING},
+    "cache": {"cache.get_behavior_session_table": OLD_TABLES,
+              "cache.get_ophys_experiment_table": OLD_TABLES},
+    "size": {"cache.get_behavior_session_table": OLD_TABLES,
+             "cache.get_ophys_experiment_table": OLD_TABLES,
+             "cache.get_ophys_session_table": OLD_TABLES},
+}
+
+
+def _params(names, known: dict):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=known[n]))
+            if n in known else n for n in names]
+
+
 def _attr(name: str) -> str:
     return name.split(".", 1)[1]
 
@@ -67,7 +87,7 @@ def test_schema_entries_are_cited():
 
 # --- one test per object ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", EXPERIMENT_FRAMES)
+@pytest.mark.parametrize("name", _params(EXPERIMENT_FRAMES, KNOWN_OPEN["frame"]))
 def test_experiment_frame_matches_real(name, ophys_experiments):
     entry = SCHEMA[name]
     problems = _per_experiment(
@@ -75,7 +95,7 @@ def test_experiment_frame_matches_real(name, ophys_experiments):
     assert not problems, f"{name}: " + "; ".join(problems)
 
 
-@pytest.mark.parametrize("name", CACHE_FRAMES)
+@pytest.mark.parametrize("name", _params(CACHE_FRAMES, KNOWN_OPEN["cache"]))
 def test_cache_table_matches_real(name, ophys_cache):
     entry = SCHEMA[name]
     table = getattr(ophys_cache, _attr(name))()
@@ -203,6 +223,7 @@ def test_is_image_novel_missing_on_omitted_flashes(ophys_experiments):
         f"is_image_novel dtype {novel.dtype}, real pandas 'boolean' (<NA> when missing)")
 
 
+@pytest.mark.xfail(strict=True, reason=NO_EYE_TRACKING)
 def test_eye_tracking_populated_with_bool_likely_blink(ophys_experiments):
     def check(e):
         et = e.eye_tracking
@@ -295,7 +316,7 @@ def test_stimulus_templates_dtypes(ophys_experiments):
     assert warped <= {"u", "i"}, f"warped dtype kinds {warped}, real integer"
 
 
-@pytest.mark.parametrize("name", TABLES_WITH_COUNTS)
+@pytest.mark.parametrize("name", _params(TABLES_WITH_COUNTS, KNOWN_OPEN["size"]))
 def test_cache_table_size(name, ophys_cache):
     conv = SCHEMA[name]["conventions"]
     table = getattr(ophys_cache, _attr(name))()
