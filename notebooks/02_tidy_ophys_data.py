@@ -56,7 +56,7 @@ import numpy as np
 import seaborn as sns
 
 from course_utils.caches import open_ophys_cache
-from course_utils.experiments import load_session_traces
+from course_utils.experiments import load_session_traces, plane_clocks
 from course_utils.tidy import tidy_traces
 
 OPHYS_SESSION = 854060305
@@ -72,7 +72,8 @@ OPHYS_SESSION = 854060305
 cache = open_ophys_cache()
 first = cache.get_behavior_ophys_experiment(854759894)
 print({k: first.metadata[k] for k in ("ophys_session_id", "targeted_structure",
-                                      "imaging_depth", "cre_line")})
+                                      "imaging_depth", "cre_line", "imaging_plane_group",
+                                      "imaging_plane_group_count")})
 print("frames:", len(first.ophys_timestamps),
       f"({first.ophys_timestamps[0]:.5f} s to {first.ophys_timestamps[-1]:.1f} s)")
 
@@ -100,6 +101,31 @@ print(f"loaded in {time.perf_counter() - started:.0f} s")
 session_traces
 
 # %% [markdown]
+# ### Six planes, three clocks
+#
+# The dataset has a `frame` dimension, not a `time` dimension, and its `timestamps`
+# coordinate has two dimensions, *cell × frame*. The reason is how the mesoscope works.
+# It images its planes in pairs, called *imaging plane groups* (two planes per group
+# here). It images one group, then the next, then the next, and starts over. The frames
+# of all groups are recorded on one sync line, and AllenSDK gives each group every third
+# tick of that line. So the three groups have different frame times, about a third of a
+# frame (31 ms) apart. The two planes of one group share their frame times.
+# `plane_clocks` lists them:
+
+# %% tags=["nbval-check-output"]
+clocks = plane_clocks(session_traces)
+print(clocks.round(5).to_string())
+assert clocks["imaging_plane_group"].tolist() == [0, 0, 1, 1, 2, 2]
+assert (clocks["n_frames"] == 48_331).all() and clocks["first_frame_s"].nunique() == 3
+
+# %% [markdown]
+# Frame 0 of a group-2 cell comes 62 ms after frame 0 of a group-0 cell. At about
+# 11 frames per second that is two thirds of a frame, which matters when you compare
+# responses to a 250 ms flash. So the course never treats "frame k" as one moment
+# across planes. The tidy table below keeps every row's own timestamp. Notebook 03
+# aligns cells to stimuli by interpolating each plane on its own clock. Real sessions can
+# also have groups whose frame counts differ by one; the helpers allow for that too.
+#
 # ## 3. Three kinds of trace
 #
 # * **`dff`** — the change in fluorescence relative to a baseline, ΔF/F. GCaMP6f
@@ -116,6 +142,8 @@ session_traces
 # *Tidy* data has one observation per row and one variable per column. Here an
 # observation is one cell at one frame, so a cell's frame times repeat for every cell.
 # That makes the table long, but every pandas and seaborn tool then works directly.
+# Each row's `timestamps` is its own plane's frame time, and `imaging_plane_group` says
+# which clock that is.
 
 # %%
 started = time.perf_counter()
@@ -137,8 +165,9 @@ assert traces.index.is_unique
 #
 # Labels such as `targeted_structure` or `cell_specimen_id` take only a few distinct
 # values but repeat on every row. As *categoricals*, pandas stores each distinct value
-# once plus a one-byte code per row. Traces are float32: dF/F and events are stored
-# that way in the NWB files, and seven significant digits are more than any plot needs.
+# once plus a one-byte code per row. Traces are float32. The NWB files store them as
+# float64, but float32's seven significant digits are more than any plot needs, at
+# half the memory.
 # Frame times stay float64, because float32 would round a time of 4,000 s to about
 # half a millisecond.
 

@@ -148,9 +148,17 @@ plt.show()
 # about 11 Hz). `event_triggered_responses` does this for all cells and all events at
 # once and returns an `xarray.DataArray` with named dimensions *cell × event × time*.
 # Windows that reach past the recording are NaN rather than padded.
+#
+# Remember from notebook 02 that the session's three imaging plane groups have their
+# own clocks, 31 ms apart. Each cell is interpolated on its own plane's timestamps, so
+# "0.2 s after the flash" means the same moment for every cell. Cutting fixed frame
+# numbers from all planes would not: it would mix moments up to 62 ms apart.
 
 # %%
-dff = session_traces["dff"]            # cell x time, all six planes
+dff = session_traces["dff"]            # cell x frame, all six planes, each on its own clock
+first_frame = dff["timestamps"].isel(frame=0).groupby("imaging_plane_group").first()
+print("first frame time of each imaging plane group (s):",
+      first_frame.to_series().round(5).to_dict())
 flash_responses = event_triggered_responses(dff, images["start_time"], t_before=-1.0,
                                             t_after=1.5)
 # label each event with its image, so we can group by it later
