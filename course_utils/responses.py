@@ -9,8 +9,8 @@
 >>> table = stimulus_response_table(dff, flashes)
 >>> table.columns[:4].tolist()
 ['cell_specimen_id', 'stimulus_presentations_id', 'mean_response', 'baseline_response']
->>> table.shape                                   # 3 cells x 4800 flashes, 12 columns
-(14400, 12)
+>>> table.shape                                   # 3 cells x 4800 flashes, 13 columns
+(14400, 13)
 """
 from __future__ import annotations
 
