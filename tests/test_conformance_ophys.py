@@ -39,11 +39,10 @@ TABLES_WITH_COUNTS = [k for k in CACHE_FRAMES if "n_rows" in SCHEMA[k].get("conv
 
 # Differences known and still open (issue 12): strict xfail, so a fix makes them fail
 # until this list is updated, and a new difference is never hidden.
-NO_EYE_TRACKING = "issue 12, open: the sample writes no eye tracking yet"
 OLD_TABLES = ("issue 12, open: the shipped release tables come from AllenSDK's test data "
               "(4,787 / 704 / 1,941 rows), not release v1.1.0; see data/README.md")
 KNOWN_OPEN = {
-    "frame": {"experiment.eye_tracking": NO_EYE_TRACKING},
+    "frame": {},
     "cache": {"cache.get_behavior_session_table": OLD_TABLES,
               "cache.get_ophys_experiment_table": OLD_TABLES},
     "size": {"cache.get_behavior_session_table": OLD_TABLES,
@@ -223,7 +222,6 @@ def test_is_image_novel_missing_on_omitted_flashes(ophys_experiments):
         f"is_image_novel dtype {novel.dtype}, real pandas 'boolean' (<NA> when missing)")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EYE_TRACKING)
 def test_eye_tracking_populated_with_bool_likely_blink(ophys_experiments):
     def check(e):
         et = e.eye_tracking

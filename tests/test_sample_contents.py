@@ -115,6 +115,49 @@ def test_cells_are_image_selective_with_cell_specific_change_and_omission_respon
     assert 0.05 < np.std(all_dff) < 0.5        # plausible dF/F scale
 
 
+def test_eye_tracking_is_the_session_camera_processed_as_allensdk_does(ophys_experiments):
+    tables = [exp.eye_tracking for exp in ophys_experiments.values()]
+    first = tables[0]
+    for other in tables[1:]:          # one camera per session: every plane carries it
+        pd.testing.assert_frame_equal(other, first)
+    assert first.index.name == "frame" and first["likely_blink"].dtype == bool
+    t = first["timestamps"].to_numpy()
+    assert np.diff(t).mean() == pytest.approx(1 / 60, rel=1e-6)       # 60 Hz camera
+    stimulus = next(iter(ophys_experiments.values())).stimulus_timestamps
+    # the camera spans the session (stimulus times include the 21 ms monitor delay)
+    assert abs(t[0] - stimulus[0]) < 0.05 and t[-1] <= stimulus[-1]
+    blink = first["likely_blink"].to_numpy()
+    assert 0.002 < blink.mean() < 0.1, "blinks are rare but present"
+    # AllenSDK's rule: filtered areas are NaN exactly on likely blinks; raw ones keep fits
+    for part in ("cr", "eye", "pupil"):
+        np.testing.assert_array_equal(first[f"{part}_area"].isna().to_numpy(), blink)
+        raw = first.loc[~blink, f"{part}_area_raw"]
+        assert raw.notna().all() and (raw > 0).all()
+    width = first[["pupil_width", "pupil_height"]].max(axis=1)
+    np.testing.assert_allclose(first["pupil_area"], np.pi * width ** 2, atol=1 / 128)
+
+
+def test_eye_tracking_processing_matches_allensdk():
+    """The sample's vectorised processing gives AllenSDK's process_eye_tracking_data
+    table (areas rounded to 1/64 pixel^2)."""
+    from allensdk.brain_observatory.behavior.eye_tracking_processing import (
+        process_eye_tracking_data)
+
+    from course_utils.sample.generate import load_recipe
+    from course_utils.sample.ophys_eye import process_fits, raw_ellipse_fits
+
+    cfg = dict(load_recipe()["ophys"]["eye_tracking"], blink_rate_hz=0.5)
+    t = 10 + np.arange(4000) / 60
+    speed = np.where((t > 30) & (t < 50), 25.0, 0.0)
+    raw = raw_ellipse_fits(np.random.default_rng(3), cfg, t, speed)
+    ours = process_fits(raw, t)
+    theirs = process_eye_tracking_data(raw.copy(), t)
+    assert ours["likely_blink"].sum() > 50
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, atol=1 / 128, rtol=0)
+    with pytest.raises(ValueError, match="4000 eye-tracking frames but 3999 timestamps"):
+        process_fits(raw, t[:-1])
+
+
 # -------------------------------------------------------- Visual Coding Neuropixels
 def test_ecephys_cache_session_table_recomputes_the_real_one(ecephys_cache):
     assert isinstance(ecephys_cache, EcephysProjectCache)

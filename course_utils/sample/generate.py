@@ -35,6 +35,12 @@ def _streams(recipe: dict) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(ophys), np.random.default_rng(ecephys)
 
 
+def _eye_stream(recipe: dict) -> np.random.SeedSequence:
+    """The eye tracking's own stream (the seed's third child), so adding it left the
+    ophys and Neuropixels streams, and every array drawn from them, unchanged."""
+    return np.random.SeedSequence(int(recipe["seed"]), spawn_key=(2,))
+
+
 @dataclass
 class OphysSample:
     """The ophys session: shared task, and per experiment (same order as
@@ -77,6 +83,8 @@ def generate_ophys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> OphysSamp
                                                                            drop=False)
     groups, count = plane_groups(experiments)
     task = make_task(rng, cfg)
+    if "eye_tracking" in cfg:
+        task.eye_tracking_source = (_eye_stream(recipe), dict(cfg["eye_tracking"]))
     templates = image_templates(rng, len(cfg["images"]), tuple(cfg["template_shape"]))
     ids, planes, clocks = [], [], []
     for exp_id, group in zip(experiments.index, groups):

@@ -74,6 +74,8 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
         DFFTraces)
     from allensdk.brain_observatory.behavior.data_objects.cell_specimens.traces.neuropil_traces import (  # noqa: E501
         NeuropilTraces)
+    from allensdk.brain_observatory.behavior.data_objects.eye_tracking.eye_tracking_table import (  # noqa: E501
+        EyeTrackingTable)
     from allensdk.brain_observatory.behavior.data_objects.licks import Licks
     from allensdk.brain_observatory.behavior.data_objects.metadata.behavior_metadata.behavior_metadata import (  # noqa: E501
         BehaviorMetadata)
@@ -214,6 +216,7 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
         task_type=TaskType.CHANGE_DETECTION, n_stimulus_frames=n_display,
         stimulus_name=cfg["image_set_name"])
     trials = Trials(task.trials, response_window_start=0.15)
+    eye = task.eye_tracking()
     speed = pd.DataFrame(dict(timestamps=stim_ts, speed=task.running_speed))
     acquisition = pd.DataFrame(
         dict(dx=np.round(task.running_speed / STIMULUS_FRAME_RATE / 0.1, 3),
@@ -231,7 +234,8 @@ def build_experiment(row: pd.Series, task: ChangeDetectionTask, cells: PlaneCell
         stimuli=Stimuli(presentations=Presentations(task.presentations, trials=trials),
                         templates=Templates({cfg["image_set_name"]: template_set})),
         task_parameters=task_parameters, trials=trials, metadata=behavior_meta,
-        date_of_acquisition=DateOfAcquisition(acquired))
+        date_of_acquisition=DateOfAcquisition(acquired),
+        eye_tracking_table=None if eye is None else EyeTrackingTable(eye))
     return BehaviorOphysExperiment(
         behavior_session=behavior_session,
         projections=Projections(max_projection=Image(cells.max_projection, spacing, "mm"),

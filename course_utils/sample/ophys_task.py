@@ -30,6 +30,10 @@ class ChangeDetectionTask:
     trials, licks, rewards : DataFrames in AllenSDK's column layout
     running_speed : (n_display_frames,) float64, cm/s
     image_names : list of str
+    eye_tracking_source : (SeedSequence, dict) or None: the random stream and recipe table
+        the session's eye tracking is drawn from (see :meth:`eye_tracking`); None for a
+        session without eye tracking. Kept instead of the 50 MB table, so each process
+        that writes a plane draws it itself rather than receiving a copy.
     """
 
     stimulus_timestamps: np.ndarray
@@ -41,6 +45,17 @@ class ChangeDetectionTask:
     rewards: pd.DataFrame
     running_speed: np.ndarray
     image_names: list
+    eye_tracking_source: tuple | None = None
+
+    def eye_tracking(self) -> pd.DataFrame | None:
+        """The session's ``eye_tracking`` table (identical on every call), or None."""
+        if self.eye_tracking_source is None:
+            return None
+        from .ophys_eye import eye_tracking_table
+
+        seed, cfg = self.eye_tracking_source
+        return eye_tracking_table(np.random.default_rng(seed), cfg,
+                                  self.stimulus_timestamps, self.running_speed)
 
 
 def _flash_sequence(rng: np.random.Generator, cfg: dict, n_images: int):
