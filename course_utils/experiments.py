@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .memory import release_memory
+
 #: Trace name -> (experiment attribute, column) where AllenSDK keeps it.
 TRACES = {"dff": ("dff_traces", "dff"),
           "events": ("events", "events"),
@@ -252,6 +254,7 @@ def load_session_traces(cache, ophys_session_id: int,
                 for t in TRACES}
         parts.append(xr.Dataset(data, coords=coords))
         del experiment, tables
+        release_memory()        # hand the plane's freed pages back before the next one
         if progress:
             print(f"plane {n}/{len(ids)}: experiment {exp_id}, {len(cells)} cells, "
                   f"{len(clocks[-1])} frames from {clocks[-1][0]:.5f} s", flush=True)
