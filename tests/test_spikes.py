@@ -125,6 +125,50 @@ def test_count_spikes_checks_what_the_kernel_relies_on():
         bin_spikes({1: trains[0]}, [1.0], 1.0, 1.0, edges=[0.0, 2.0, 1.0])
 
 
+def test_arrays_edited_in_place_after_a_call_are_checked_again(trains):
+    """Issue 14, item 1: a cache of arrays once found sorted missed in-place edits."""
+    spikes, starts, pre, post, edges = trains
+    spikes = {u: t.copy() for u, t in spikes.items()}
+    ids = list(spikes)
+    bin_spikes(spikes, starts, pre, post, edges=edges)
+    spikes[100] += 0.0123                       # still sorted: counted on the new values
+    counts = bin_spikes(spikes, starts, pre, post, edges=edges)
+    np.testing.assert_array_equal(counts.values,
+                                  loop_counts(spikes, ids, starts, pre, post, edges))
+    spikes[101] += np.random.default_rng(0).normal(0, 0.5, spikes[101].size)   # jitter
+    with pytest.raises(ValueError, match=r"position\(s\) \[1\] are not sorted"):
+        bin_spikes(spikes, starts, pre, post, edges=edges)
+    spikes[101].sort()
+    spikes[102][3] = np.nan
+    with pytest.raises(ValueError, match=r"position\(s\) \[2\] hold NaN or infinite"):
+        bin_spikes(spikes, starts, pre, post, edges=edges)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_spike_times_are_refused(bad):
+    """Issue 14, item 2: [nan, 1, 1.5, 2.5] was counted [2, 0] where NumPy gives [4, 2]
+    for the finite ones; now it is an error naming the unit and the fix."""
+    t = np.array([0.5, 1.0, 1.5, 2.5])
+    t_bad = np.sort(np.append(t, bad))
+    with pytest.raises(ValueError, match=r"hold NaN or infinite values; drop them"):
+        bin_spikes({1: np.array([0.2]), 2: t_bad}, [1.0], 1.0, 2.0, 1.5)
+    counts = bin_spikes({2: t_bad[np.isfinite(t_bad)]}, [1.0], 1.0, 2.0, 1.5)
+    assert counts.values[0, :, 0].tolist() == np.histogram(t, [0.0, 1.5, 3.0])[0].tolist()
+
+
+def test_edges_outside_the_window_are_refused(trains):
+    """Issue 14, item 3: bins past pre + post silently counted nothing."""
+    spikes, starts, pre, post, edges = trains
+    with pytest.raises(ValueError, match=r"bins outside it would always count 0"):
+        bin_spikes(spikes, starts, pre, post, edges=np.append(edges, pre + post + 1.0))
+    with pytest.raises(ValueError, match=r"within \[0, pre \+ post\]"):
+        bin_spikes(spikes, starts, pre, post, edges=np.insert(edges, 0, -0.5))
+    inner = edges[(edges >= 1.0) & (edges <= 4.0)]          # a sub-range is fine
+    counts = bin_spikes(spikes, starts, pre, post, edges=inner)
+    np.testing.assert_array_equal(counts.values,
+                                  loop_counts(spikes, list(spikes), starts, pre, post, inner))
+
+
 def test_allensdk_counts_a_spike_on_a_shared_edge_in_both_bins():
     # why our counts can differ from EcephysSession.presentationwise_spike_counts
     from allensdk.brain_observatory.ecephys.ecephys_session import build_spike_histogram
