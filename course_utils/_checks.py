@@ -2,6 +2,8 @@
 argument, what was expected and what arrived."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -49,3 +51,39 @@ def window(t_before: float, t_after: float, name: str = "window") -> tuple[float
                          f"t_after={t_after} (both are seconds relative to the event; "
                          "one second before is t_before=-1.0)")
     return float(t_before), float(t_after)
+
+
+def id_value(value, what: str) -> int:
+    """One id (ophys experiment, session, unit ...) as an int. Whole numbers only: a
+    float such as 854759890.9 is refused rather than truncated, as are strings and bools."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} id must be a whole number, got {value!r} "
+                        f"({type(value).__name__})")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if not np.isfinite(value) or value != int(value):
+        raise ValueError(f"{what} id must be a whole number, got {value!r}: ids are "
+                         "never fractional (was it read as a float and rounded?)")
+    return int(value)
+
+
+def id_list(values, what: str) -> list[int]:
+    """Ids as a list of int: one id or an iterable of ids (see :func:`id_value`)."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} ids must be whole numbers, got the string {values!r}")
+    if np.ndim(values) == 0:
+        return [id_value(values, what)]
+    return [id_value(v, what) for v in values]
+
+
+def name_list(values, what: str) -> list[str]:
+    """Names (e.g. area acronyms) as a list of str. A bare string is refused, not split
+    into its letters: ``"VISp"`` would otherwise mean the four areas V, I, S, p."""
+    if isinstance(values, str):
+        raise TypeError(f"{what} must be a list of names, got the single string "
+                        f"{values!r}: write [{values!r}]")
+    names = list(values)
+    bad = [v for v in names if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{what} must be names (str), got {bad[:3]!r}")
+    return names

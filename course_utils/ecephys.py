@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import _checks
 from .metadata import AREA_SHORT_NAMES, VISUAL_AREAS
 from .spikes import bin_spikes, window_edges
 
@@ -31,14 +32,15 @@ def load_ecephys_session(cache, session_id: int):
     The session keeps AllenSDK's default unit quality filters (amplitude cut-off,
     presence ratio, ISI violations), so ``session.units`` lists the units that pass.
     """
+    session_id = _checks.id_value(session_id, "Neuropixels session")
     sessions = cache.get_session_table()
-    if int(session_id) not in sessions.index:
+    if session_id not in sessions.index:
         raise KeyError(f"unknown Neuropixels session {session_id}: not in the cache's "
                        f"session table ({len(sessions)} sessions, e.g. "
                        f"{list(sessions.index[:3])})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cache.get_session_data(int(session_id))
+        return cache.get_session_data(session_id)
 
 
 def stimulus_epochs(session, drop: Iterable[str] = NON_STIMULUS_EPOCHS) -> pd.DataFrame:
@@ -58,7 +60,7 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
     column holding the short name (V1, LM, RL, AL, PM, AM) where one exists.
     Raises ``ValueError`` naming an area the session has no units in.
     """
-    areas = list(areas)
+    areas = _checks.name_list(areas, "areas")
     if not areas:
         raise ValueError("no areas given")
     if len(set(areas)) < len(areas):

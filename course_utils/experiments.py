@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import _checks
 from .memory import release_memory
 
 #: Trace name -> (experiment attribute, column) where AllenSDK keeps it.
@@ -51,7 +52,7 @@ SESSION_METADATA = ("ophys_experiment_id", "imaging_plane_group", "ophys_session
 
 
 def _known_ids(table: pd.DataFrame, ids: Iterable[int], what: str) -> list[int]:
-    ids = [int(i) for i in ids]
+    ids = _checks.id_list(ids, what)
     unknown = [i for i in ids if i not in table.index]
     if unknown:
         raise KeyError(f"unknown {what} id(s) {unknown}: not in the cache's {what} table "

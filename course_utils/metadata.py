@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import _checks
 from .config import METADATA_DIR
 
 VISUAL_AREAS = ("VISp", "VISl", "VISrl", "VISal", "VISpm", "VISam")
@@ -67,7 +68,7 @@ def sessions_with_areas(sessions: pd.DataFrame, areas: Iterable[str] = VISUAL_AR
             raise ValueError(f"no session of type {session_type!r}; types present: "
                              f"{sorted(set(table['session_type']))}")
         table = table[table["session_type"] == session_type]
-    wanted = set(areas)
+    wanted = set(_checks.name_list(areas, "areas"))
     keep = [set(parse_acronyms(cell)) >= wanted for cell in table["ecephys_structure_acronyms"]]
     return [int(i) for i in table.index[np.asarray(keep, dtype=bool)]]
 
