@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 
+from ._fs import atomic_path
 from .config import REPO_ROOT
 
 CHECK_TAG = "nbval-check-output"
@@ -134,14 +133,8 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path, overwrite: bool = Fals
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".ipynb")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        nbformat.write(nb, handle)
 
 
 def _read(path: Path) -> nbformat.NotebookNode:

@@ -14,13 +14,12 @@ test-py312      test the Python 3.12 / Colab recipe (part of ./course.sh test)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .authoring import NOTEBOOK_DIR, course_notebooks
+from ._fs import atomic_path
 from .config import REPO_ROOT
 from .metadata import VISUAL_AREAS
 
@@ -85,9 +84,8 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[flo
     probe = nb.cells.pop()
     peak_gb = float("".join(o.get("text", "") for o in probe.outputs).strip() or "nan") / 1e9
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out_dir, suffix=".ipynb", delete=False) as tmp:
-        nbformat.write(nb, tmp)
-    os.replace(tmp.name, out_dir / path.name)
+    with atomic_path(out_dir / path.name) as tmp:
+        nbformat.write(nb, str(tmp))
     return seconds, peak_gb
 
 

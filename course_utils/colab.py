@@ -11,13 +11,12 @@ On Colab the cell clones the course and runs ``colab/colab_setup.py``; anywhere 
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from ._fs import atomic_path
 from .config import GITHUB_BRANCH, GITHUB_REPOSITORY, REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -108,10 +107,8 @@ def update_notebook(script: Path) -> bool:
     after = jupytext.writes(nb, fmt="py:percent")
     if after == before:
         return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{script.stem}-", suffix=".py.tmp", dir=script.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(after)
-    os.replace(tmp, script)
+    with atomic_path(script) as tmp:       # keeps the script's mode
+        tmp.write_text(after)
     return True
 
 

@@ -24,28 +24,74 @@ FileExistsError: ... exists; pass overwrite=True (or --overwrite) to replace it,
 """
 from __future__ import annotations
 
+import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ._fs import atomic_path
+
 ENGINE = "h5netcdf"
+#: File attribute recording what NetCDF cannot: DataArray or Dataset, and which
+#: attributes were lists (a one-element list reads back as a scalar otherwise).
+LAYOUT_ATTR = "course_utils_layout"
 
 
-def _storable_attrs(attrs: dict) -> dict:
-    out = {}
+def _storable_attrs(attrs: dict, where: str) -> tuple[dict, dict]:
+    """Attributes NetCDF can hold, and which of them were lists or bools (so they can be
+    restored). Refuses what would not load back equal: other types, empty or mixed lists."""
+    out, kinds_of = {}, {"lists": [], "bools": []}
     for key, value in attrs.items():
+        if key == LAYOUT_ATTR:
+            continue
         if isinstance(value, (bool, np.bool_)):
+            kinds_of["bools"].append(key)
             value = int(value)
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        elif isinstance(value, (list, tuple)):
+            kinds = {str if isinstance(v, str) else
+                     float if isinstance(v, (float, int, np.number))
+                     and not isinstance(v, (bool, np.bool_)) else None for v in value}
+            if not value or len(kinds) != 1 or None in kinds:
+                raise TypeError(f"attribute {key!r} of {where} is a list NetCDF cannot hold "
+                                "unchanged: give a non-empty list of only strings or only "
+                                "numbers")
+            kinds_of["lists"].append(key)
             value = list(value)
-        elif not isinstance(value, (str, int, float, np.ndarray, np.number, list, tuple)):
-            raise TypeError(f"attribute {key!r} is a {type(value).__name__}; NetCDF stores "
-                            "strings, numbers and arrays only")
+        elif not isinstance(value, (str, int, float, np.ndarray, np.number)):
+            raise TypeError(f"attribute {key!r} of {where} is a {type(value).__name__}; "
+                            "NetCDF stores strings, numbers and arrays only")
         out[key] = value
-    return out
+    return out, kinds_of
+
+
+def _with_layout(data: xr.DataArray | xr.Dataset) -> xr.Dataset:
+    """``data`` as a Dataset ready to write, with :data:`LAYOUT_ATTR` describing it."""
+    kind = "DataArray" if isinstance(data, xr.DataArray) else "Dataset"
+    data = data.copy(deep=False)          # new variables: the caller's attrs stay as they are
+    if kind == "DataArray":
+        name = data.name if data.name is not None else "__xarray_dataarray_variable__"
+        ds = data.to_dataset(name=name, promote_attrs=False)
+    else:
+        ds = data
+    layout = {"kind": kind, "lists": {}, "bools": {}}
+    ds.attrs, found = _storable_attrs(ds.attrs, "the data")
+    places = {"": found}
+    for name, var in ds.variables.items():
+        var.attrs, places[str(name)] = _storable_attrs(var.attrs, f"variable {name!r}")
+    for where, found in places.items():
+        for kind_of in ("lists", "bools"):
+            if found[kind_of]:
+                layout[kind_of][where] = found[kind_of]
+    if kind == "DataArray":
+        layout["name"] = data.name
+    ds.attrs[LAYOUT_ATTR] = json.dumps(layout)
+    return ds
+
+
+def _as_list(value) -> list:
+    return np.atleast_1d(value).tolist()
 
 
 def save_netcdf(data: xr.DataArray | xr.Dataset, path: str | os.PathLike,
@@ -62,30 +108,36 @@ def save_netcdf(data: xr.DataArray | xr.Dataset, path: str | os.PathLike,
                               "replace it, or choose another name")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
-    data = data.copy()
-    data.attrs = _storable_attrs(data.attrs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".nc.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    data = _with_layout(data)
+    with atomic_path(path) as tmp:
         data.to_netcdf(tmp, engine=ENGINE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
 def load_netcdf(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
     """Read a file written by :func:`save_netcdf` fully into memory (the file is
-    closed afterwards). A one-variable file comes back as a DataArray."""
+    closed afterwards): what was saved comes back ``identical()``, a DataArray as a
+    DataArray and a Dataset (even of one variable) as a Dataset. A NetCDF file from
+    elsewhere with one variable comes back as a DataArray."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     with xr.open_dataset(path, engine=ENGINE) as ds:
         ds = ds.load()
-    if len(ds.data_vars) == 1:
+    layout = json.loads(ds.attrs.pop(LAYOUT_ATTR, "null") or "null")
+    if layout is None:                   # a file from elsewhere: one variable -> DataArray
+        if len(ds.data_vars) == 1:
+            (name,) = ds.data_vars
+            return ds[name]
+        return ds
+    for kind_of, restore in (("lists", _as_list), ("bools", bool)):
+        for where, keys in layout.get(kind_of, {}).items():
+            attrs = ds.attrs if where == "" else ds[where].attrs
+            for key in keys:
+                attrs[key] = restore(attrs[key])
+    if layout["kind"] == "DataArray":
         (name,) = ds.data_vars
         da = ds[name]
-        da.attrs = dict(ds[name].attrs)
+        da.name = layout.get("name")
         return da
     return ds
