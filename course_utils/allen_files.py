@@ -98,9 +98,21 @@ def choose_manifest(cache_dir: Path, available: dict[str, int]) -> str:
     return max(available, key=lambda name: tuple(int(x) for x in _SEMVER.search(name).groups()))
 
 
+def inside_cache(cache_dir: Path, dest: Path, source: str) -> Path:
+    """``dest`` if it lies inside ``cache_dir`` (after resolving ``..`` and links);
+    otherwise a ``DownloadError`` naming ``source``, raised before anything is written."""
+    root, target = Path(cache_dir).resolve(), Path(dest).resolve()
+    if root not in target.parents:
+        raise DownloadError(f"{source} would be written to {target}, outside the cache "
+                            f"folder {root}. The manifest or server is not one this course "
+                            "trusts; nothing was downloaded.")
+    return Path(dest)
+
+
 def manifest_file(cache_dir: Path, base: str, name: str, size: int) -> RemoteFile:
     """The release manifest itself, kept where the cache keeps it."""
-    return RemoteFile(f"{base}/{VBO_PROJECT}/manifests/{name}", cache_dir / name, size=size)
+    dest = inside_cache(cache_dir, cache_dir / name, f"manifest {name!r}")
+    return RemoteFile(f"{base}/{VBO_PROJECT}/manifests/{name}", dest, size=size)
 
 
 def _entry_file(entry: dict, manifest: dict, cache_dir: Path, base: str, hdf5: bool) -> RemoteFile:
@@ -109,7 +121,9 @@ def _entry_file(entry: dict, manifest: dict, cache_dir: Path, base: str, hdf5: b
     url = _rebase(entry["url"], base)
     if entry.get("version_id"):
         url += "?versionId=" + urllib.parse.quote(entry["version_id"], safe="")
-    return RemoteFile(url, local / path.split("/", 1)[1], blake2b=entry["file_hash"], hdf5=hdf5)
+    dest = inside_cache(cache_dir, local / path.split("/", 1)[1],
+                        f"manifest entry {entry['url']!r}")
+    return RemoteFile(url, dest, blake2b=entry["file_hash"], hdf5=hdf5)
 
 
 def ophys_files(manifest: dict, cache_dir: Path, base: str,

@@ -270,3 +270,21 @@ def test_file_ids_must_lead_to_the_files_fetched(allen, cache_dir, sample_path, 
     with pytest.raises(DownloadError,
                        match="map experiment 854759890 to behavior_ophys_experiment_854759894"):
         af.check_file_ids(plan.manifest, tmp_path / "swapped.csv", plan.files, EXPERIMENTS)
+
+
+@pytest.mark.parametrize("table", ["behavior_session_table", "ophys_experiment_table"])
+def test_a_manifest_entry_pointing_outside_the_cache_is_refused_before_writing(
+        allen, cache_dir, capsys, table):
+    """Issue 14, item 9: a URL with ../ used to be written outside the cache folder."""
+    entry = allen.manifest["metadata_files"][table]
+    evil = dict(entry, url=entry["url"].replace("project_metadata/",
+                                                "project_metadata/../../../../escaped/"))
+    manifest = dict(allen.manifest, metadata_files=dict(allen.manifest["metadata_files"],
+                                                        **{table: evil}))
+    allen.add(f"/visual-behavior-ophys/manifests/{MANIFEST}", json.dumps(manifest).encode())
+    assert main(["fetch", "--yes", "--dataset", "ophys"]) == 2
+    err = capsys.readouterr().err
+    assert "outside the cache folder" in err and "nothing was downloaded" in err
+    escaped = cache_dir.parent.parent / "escaped"
+    assert not escaped.exists() and not (cache_dir.parent / "escaped").exists()
+    assert [r for r in allen.log if "project_metadata" in r["path"]] == []
