@@ -129,8 +129,10 @@ def check_nwb(root: Path | None = None) -> Check:
 
 
 def check_sample(root: Path | None = None) -> Check:
-    """The offline sample exists and was built from the current recipe and code."""
+    """The offline sample exists, was built from the current recipe and code, and its
+    files are those the build wrote (sizes and BLAKE2b hashes, about 1 s)."""
     from .sample import is_current, read_marker
+    from .sample.build import damaged_files
 
     root = root or sample_dir()
     marker = read_marker(root) if root.is_dir() else None
@@ -139,6 +141,11 @@ def check_sample(root: Path | None = None) -> Check:
             return Check("sample", False, f"{root} exists but is not a course sample",
                          "point COURSE_SAMPLE_DIR at an empty or new folder, then " + BUILD)
         return Check("sample", False, f"no offline sample in {root}", BUILD + " (about a minute)")
+    damaged = damaged_files(root, hashes=True)
+    if damaged:
+        return Check("sample", False, f"the sample in {root} is damaged: "
+                     + "; ".join(damaged[:3]) + (" ..." if len(damaged) > 3 else ""),
+                     BUILD + " (it rebuilds a damaged sample)")
     if not is_current(root):
         return Check("sample", False, f"the sample in {root} (built {marker.get('built', '?')}) "
                      "is older than the recipe", BUILD + " (it replaces the old one)")

@@ -66,7 +66,9 @@ def test_failed_build_keeps_the_previous_sample(tmp_path, monkeypatch):
     target = tmp_path / "sample"
     target.mkdir()
     (target / build_module.MARKER).write_text(json.dumps({"source_sha256": "old"}))
-    (target / "kept.txt").write_text("previous sample")
+    kept = target / build_module.OPHYS_DIR / "kept.txt"
+    kept.parent.mkdir()
+    kept.write_text("previous sample")
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -74,7 +76,7 @@ def test_failed_build_keeps_the_previous_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(build_module, "generate_ophys", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         build_sample(target, progress=False)
-    assert (target / "kept.txt").read_text() == "previous sample"
+    assert kept.read_text() == "previous sample"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]
 
 
@@ -122,3 +124,81 @@ def test_sample_files_are_where_the_caches_expect(sample_path):
                                                "ophys_experiment_table", "ophys_cells_table"}
     nx = sample_path / "visual_coding_neuropixels"
     assert (nx / "session_756029989" / "session_756029989.nwb").stat().st_size > 10e6
+
+
+def _fake_sample(target, current=True):
+    """A small built-looking sample: two files and a marker with their inventory."""
+    nwb = target / build_module.OPHYS_DIR / "plane.nwb"
+    nwb.parent.mkdir(parents=True)
+    nwb.write_bytes(b"x" * 1000)
+    (target / build_module.ECEPHYS_DIR).mkdir()
+    (target / build_module.ECEPHYS_DIR / "units.csv").write_text("id\n1\n")
+    marker = {"source_sha256": build_module.recipe_digest() if current else "old",
+              "inventory": build_module._inventory(target)}
+    (target / build_module.MARKER).write_text(json.dumps(marker))
+    return nwb
+
+
+def test_a_truncated_or_deleted_file_makes_the_sample_damaged(tmp_path):
+    """Issue 14, item 10: a truncated NWB file was called healthy."""
+    from course_utils.check import check_sample
+
+    target = tmp_path / "sample"
+    nwb = _fake_sample(target)
+    assert is_current(target) and build_module.damaged_files(target, hashes=True) == []
+    (target / build_module.OPHYS_DIR / "_manifest_last_used.txt").write_text("AllenSDK's")
+    assert check_sample(target).ok
+    nwb.write_bytes(b"x" * 10)                                   # truncated
+    assert build_module.damaged_files(target) == [
+        f"{build_module.OPHYS_DIR}/plane.nwb: 10 bytes, built with 1,000"]
+    assert not is_current(target)                                # so build-sample rebuilds
+    result = check_sample(target)
+    assert not result.ok and "plane.nwb: 10 bytes" in result.detail
+    assert "build-sample" in result.fix
+    nwb.write_bytes(b"y" * 1000)                                 # same size, other bytes
+    assert build_module.damaged_files(target) == []
+    assert build_module.damaged_files(target, hashes=True) == [
+        f"{build_module.OPHYS_DIR}/plane.nwb: contents changed since the build (hash differs)"]
+    assert not check_sample(target).ok
+    nwb.unlink()
+    assert build_module.damaged_files(target) == [f"{build_module.OPHYS_DIR}/plane.nwb: missing"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_rebuild_refuses_to_delete_files_it_did_not_make(tmp_path, monkeypatch, force):
+    """Issue 14, item 6: --force and automatic rebuilds deleted a learner's files."""
+    target = tmp_path / "sample"
+    _fake_sample(target, current=False)
+    notes = target / build_module.OPHYS_DIR / "my_notes.txt"
+    notes.write_text("mine")
+    monkeypatch.setattr(build_module, "generate_ophys", lambda *a: pytest.fail("built"))
+    with pytest.raises(NotASampleError, match=r"1 file\(s\) the sample build did not make "
+                                              r"\(e.g. visual_behavior_ophys/my_notes.txt\)"):
+        build_sample(target, progress=False, force=force)
+    assert notes.read_text() == "mine"
+
+
+def test_temporaries_of_dead_builds_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    """Issue 14, item 8: a build killed with SIGKILL left <sample>.tmp-<pid> for good."""
+    import subprocess
+
+    target = tmp_path / "sample"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        stale = tmp_path / f"sample.tmp-{dead.pid}"
+        running = tmp_path / f"sample.tmp-{live.pid}"
+        for folder in (stale, running, tmp_path / f"sample.old-{dead.pid}"):
+            (folder / "part").mkdir(parents=True)
+
+        def stop(*args, **kwargs):
+            raise RuntimeError("stopped after the clean-up")
+
+        monkeypatch.setattr(build_module, "generate_ophys", stop)
+        with pytest.raises(RuntimeError, match="stopped after"):
+            build_sample(target, progress=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [running.name]
+    finally:
+        live.kill()
+        live.wait()

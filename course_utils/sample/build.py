@@ -77,6 +77,83 @@ def recipe_digest(recipe_path: Path = RECIPE_PATH) -> str:
     return h.hexdigest()
 
 
+#: Files AllenSDK's caches write into a sample folder when they open it (bookkeeping):
+#: not part of the build, yet expected there and replaced with the sample.
+CACHE_BOOKKEEPING = {f"{OPHYS_DIR}/_manifest_last_used.txt", f"{OPHYS_DIR}/_downloaded_data.json",
+                     f"{ECEPHYS_DIR}/manifest.json"}
+
+
+def _inventory(root: Path) -> dict:
+    """``{relative path: {"size": bytes, "blake2b": hex}}`` of every file under ``root``
+    but the marker (about 1 s for the whole sample)."""
+    return {p.relative_to(root).as_posix(): {"size": p.stat().st_size, "blake2b": _blake2b(p)}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MARKER}
+
+
+def damaged_files(target: Path | None = None, hashes: bool = False) -> list[str]:
+    """Files of a built sample that are missing or changed since the build, as
+    "<path>: <what>" lines (empty when all is well). Sizes only, unless ``hashes`` (which
+    reads every byte, about 1 s); a marker from before inventories were kept gives []."""
+    root = Path(target or sample_dir())
+    inventory = (read_marker(root) or {}).get("inventory") or {}
+    problems = []
+    for rel, expected in inventory.items():
+        path = root / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif path.stat().st_size != expected["size"]:
+            problems.append(f"{rel}: {path.stat().st_size:,} bytes, built with "
+                            f"{expected['size']:,}")
+        elif hashes and _blake2b(path) != expected["blake2b"]:
+            problems.append(f"{rel}: contents changed since the build (hash differs)")
+    return problems
+
+
+def foreign_files(target: Path) -> list[str]:
+    """Files in a sample folder that its build did not make (nor AllenSDK's caches)."""
+    root = Path(target)
+    marker = read_marker(root) or {}
+    made = set(marker.get("inventory") or ())
+    tops = {OPHYS_DIR, ECEPHYS_DIR}
+    found = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name == MARKER:
+            continue
+        rel = p.relative_to(root).as_posix()
+        known = rel in made if made else rel.split("/", 1)[0] in tops   # old marker: by folder
+        if not known and rel not in CACHE_BOOKKEEPING:
+            found.append(rel)
+    return found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove ``<target>.tmp-<pid>`` and ``<target>.old-<pid>`` folders left by builds
+    whose process no longer runs (killed, for example); a running build's are kept.
+    Returns the folders removed."""
+    target = Path(target)
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for kind in ("tmp", "old"):
+        for folder in target.parent.glob(f"{target.name}.{kind}-*"):
+            pid = folder.name.rsplit("-", 1)[1]
+            if folder.is_dir() and pid.isdigit() and int(pid) != os.getpid() \
+                    and not _pid_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
+
+
 def read_marker(target: Path | None = None) -> dict | None:
     """The marker of a built sample, or None if ``target`` holds no complete sample."""
     path = Path(target or sample_dir()) / MARKER
@@ -84,9 +161,11 @@ def read_marker(target: Path | None = None) -> dict | None:
 
 
 def is_current(target: Path | None = None, recipe_path: Path = RECIPE_PATH) -> bool:
-    """True if ``target`` holds a sample built from the current recipe."""
+    """True if ``target`` holds a sample built from the current recipe whose files are
+    all there with their built sizes."""
     marker = read_marker(target)
-    return bool(marker) and marker.get("source_sha256") == recipe_digest(recipe_path)
+    return (bool(marker) and marker.get("source_sha256") == recipe_digest(recipe_path)
+            and not damaged_files(target))
 
 
 class _PeakMemory:
@@ -283,6 +362,19 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
             "or new folder, or remove this one yourself.")
     if not force and is_current(target, recipe_path):
         return None
+    foreign = foreign_files(target) if target.is_dir() else []
+    if foreign:
+        raise NotASampleError(
+            f"{target} holds {len(foreign)} file(s) the sample build did not make (e.g. "
+            f"{', '.join(foreign[:3])}); rebuilding replaces the whole folder, so nothing "
+            "was changed. Move them out of the sample folder, then build again.")
+    damaged = damaged_files(target) if target.is_dir() else []
+    if damaged and progress:
+        print(f"the sample in {target} is damaged ({'; '.join(damaged[:3])}); rebuilding it",
+              flush=True)
+    for folder in remove_stale_temporaries(target):
+        if progress:
+            print(f"removed {folder.name}, left by a build that was stopped", flush=True)
 
     recipe = load_recipe(recipe_path)
     work = target.parent / f"{target.name}.tmp-{os.getpid()}"
@@ -301,8 +393,8 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
                              peak_megabytes=round(memory.peak / 1e6, 1), files=len(files) + 1,
                              source_sha256=digest)
         (work / MARKER).write_text(json.dumps(
-            {**asdict(report), "seed": recipe["seed"], "built": time.strftime("%Y-%m-%d %H:%M:%S")},
-            indent=1))
+            {**asdict(report), "seed": recipe["seed"], "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "inventory": _inventory(work)}, indent=1))
         swap_into_place(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
