@@ -87,3 +87,19 @@ def name_list(values, what: str) -> list[str]:
     if bad:
         raise TypeError(f"{what} must be names (str), got {bad[:3]!r}")
     return names
+
+
+#: Default limit on the size of one result array, GB: more than a Binder or Colab
+#: machine can hold next to the data. Functions that make large arrays take ``max_gb``.
+MAX_OUTPUT_GB = 2.0
+
+
+def output_size(shape: tuple, itemsize: int, max_gb: float, what: str, fix: str) -> None:
+    """Refuse to allocate an array of ``shape`` (``itemsize`` bytes each) larger than
+    ``max_gb`` gigabytes, naming its size and a way out, before any work is done."""
+    gb = float(np.prod([float(n) for n in shape])) * itemsize / 1e9
+    if gb > max_gb:
+        dims = " x ".join(f"{int(n):,}" for n in shape)
+        raise ValueError(f"{what} would need {gb:,.1f} GB ({dims} values), more than "
+                         f"max_gb={max_gb:g}: {fix}, or raise max_gb if the machine has "
+                         "the memory")

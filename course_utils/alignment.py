@@ -134,7 +134,8 @@ def _native_rate(clocks) -> float:
 
 
 def resample_traces(traces: xr.DataArray, sampling_rate: float | None = None,
-                    start: float | None = None, stop: float | None = None) -> xr.DataArray:
+                    start: float | None = None, stop: float | None = None,
+                    max_gb: float = _checks.MAX_OUTPUT_GB) -> xr.DataArray:
     """Put every cell on one common time grid by linear interpolation on its own clock.
 
     Planes of a mesoscope session are imaged at different times (one clock per imaging
@@ -150,6 +151,7 @@ def resample_traces(traces: xr.DataArray, sampling_rate: float | None = None,
     sampling_rate : grid rate in Hz; default the traces' own rate (median over clocks).
     start, stop : first and last grid time (s); default the span every cell covers
         (latest first frame to earliest last frame), so no grid point is NaN.
+    max_gb : refuse (``ValueError``, before any work) a result larger than this, in GB.
 
     Returns
     -------
@@ -177,6 +179,9 @@ def resample_traces(traces: xr.DataArray, sampling_rate: float | None = None,
     last = min(ts[-1] for _, ts in clocks) if stop is None else float(stop)
     if not (np.isfinite(first) and np.isfinite(last)) or last < first:
         raise ValueError(f"empty grid: start={first!r} s must not come after stop={last!r} s")
+    _checks.output_size((values.shape[0], int((last - first) * rate) + 1), 8, max_gb,
+                        "the resampled traces", "lower sampling_rate or a shorter "
+                        "start..stop span")
     grid = first + np.arange(int(np.floor((last - first) * rate + _EPS)) + 1) / rate
     out = np.empty((values.shape[0], grid.size))
     values = values.astype(np.float64, copy=False)
@@ -192,7 +197,8 @@ def resample_traces(traces: xr.DataArray, sampling_rate: float | None = None,
 
 def event_triggered_responses(traces, event_times, t_before: float, t_after: float, *,
                               timestamps=None, sampling_rate: float | None = None,
-                              events_outside: str = "nan") -> xr.DataArray:
+                              events_outside: str = "nan",
+                              max_gb: float = _checks.MAX_OUTPUT_GB) -> xr.DataArray:
     """Cut every trace around every event and resample it on one relative time grid.
 
     Parameters
@@ -215,6 +221,7 @@ def event_triggered_responses(traces, event_times, t_before: float, t_after: flo
         is ``k / sampling_rate`` within the window, the same for every cell.
     events_outside : what to do with an event whose time lies before the first or after
         the last timestamp: ``"nan"`` (keep it, all values NaN) or ``"raise"``.
+    max_gb : refuse (``ValueError``, before any work) a result larger than this, in GB.
 
     Returns
     -------
@@ -249,6 +256,12 @@ def event_triggered_responses(traces, event_times, t_before: float, t_after: flo
                              "drop them or pass events_outside='nan'")
 
     rate = float(sampling_rate) if sampling_rate is not None else _native_rate(clocks)
+    if not np.isfinite(rate) or rate <= 0:
+        raise ValueError(f"sampling_rate must be a positive number of Hz, got {sampling_rate!r}")
+    n_cells = values.shape[0] if values.ndim == 2 else 1
+    _checks.output_size((n_cells, events.size, int((t_after - t_before) * rate) + 1), 8,
+                        max_gb, "the aligned responses", "lower sampling_rate, narrow the "
+                        "window, or align fewer events or cells at a time")
     rel = relative_grid(t_before, t_after, rate)
     absolute = events[:, None] + rel[None, :]
     values = values.astype(np.float64, copy=False)

@@ -138,9 +138,20 @@ def _bin_spikes(args: argparse.Namespace) -> int:
     from .ecephys import epoch_spike_counts, load_ecephys_session, units_by_area
     from .export import save_netcdf
 
+    from .spikes import window_edges
+
+    # everything that can be checked without data is checked before the slow part
+    window_edges(args.pre, args.post, args.bin_size)          # raises ValueError
     out = Path(args.out)
-    if out.exists() and not args.overwrite:       # fail before the slow part
-        print(f"error: {out} exists; add --overwrite to replace it", file=sys.stderr)
+    problem = (f"{out}: use the .nc extension for NetCDF files" if out.suffix != ".nc" else
+               f"{out} is a folder; give a file name such as {out / 'counts.nc'}"
+               if out.is_dir() else
+               f"folder {out.parent} does not exist; create it first"
+               if not out.parent.is_dir() else
+               f"{out} exists; add --overwrite to replace it"
+               if out.exists() and not args.overwrite else None)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     steps = ["open the cache", "load the session", "units by area", "spike times",
              "count spikes", "write the file"]

@@ -46,6 +46,9 @@ def window_edges(pre: float, post: float, bin_size: float) -> np.ndarray:
         raise ValueError(f"empty window: pre + post = {length} s (pre is the time before "
                          "the event, post the time after; both usually positive)")
     n_bins = length / bin_size
+    if bin_size > length * (1 + 1e-9):
+        raise ValueError(f"bin_size {bin_size} s is longer than the window (pre + post = "
+                         f"{length} s): choose a bin of at most {length} s")
     if abs(n_bins - round(n_bins)) > 1e-6 * max(1.0, n_bins):
         raise ValueError(f"the window ({length} s) is not a whole number of {bin_size} s bins")
     return np.linspace(0.0, length, int(round(n_bins)) + 1)
@@ -217,8 +220,8 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
 def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
                bin_size: float | None = None, *, edges=None, unit_ids=None,
                window_dim: str = "window", event_coord: str = "event_time",
-               window_coords: Mapping | None = None, unit_coords: Mapping | None = None
-               ) -> xr.DataArray:
+               window_coords: Mapping | None = None, unit_coords: Mapping | None = None,
+               max_gb: float = _checks.MAX_OUTPUT_GB) -> xr.DataArray:
     """Spike counts of many units around many events.
 
     Parameters
@@ -235,6 +238,7 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
     event_coord : name of the coordinate holding the event times.
     window_coords, unit_coords : extra coordinates ``{name: values}`` along the windows
         and the units (e.g. stimulus names, brain areas).
+    max_gb : refuse (``ValueError``, before counting) a result larger than this, in GB.
 
     Returns
     -------
@@ -259,6 +263,11 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
     events = _checks.float_array(event_times, "event_times", 1)
     if events.size == 0 or not np.isfinite(events).all():
         raise ValueError("event_times must be a non-empty array of finite times (s)")
+    ids = list(spike_times) if unit_ids is None and isinstance(spike_times, Mapping) \
+        else unit_ids
+    _checks.output_size((events.size, edges.size - 1, len(ids) if ids is not None else 0), 4,
+                        max_gb, "the spike counts", "use wider bins, a shorter window, "
+                        "fewer windows or fewer units")
     ids, trains = _as_spike_trains(spike_times, unit_ids)
     origins = events - pre
     counts = count_spikes(trains, origins, events + post, edges)

@@ -1,0 +1,77 @@
+"""Clear errors, early (issue 14, items 12-14): what can be checked without data is
+checked before anything is loaded, and results too large for the machine are refused
+with their size before any memory is taken."""
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from course_utils import caches
+from course_utils.alignment import event_triggered_responses, resample_traces
+from course_utils.cli import main
+from course_utils.spikes import bin_spikes, window_edges
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the cache was opened before the arguments were checked")
+    monkeypatch.setattr(caches, "open_ecephys_cache", refuse)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--bin-size", "0.3"], "not a whole number of 0.3 s bins"),
+    (["--bin-size", "1e9"], "bin_size 1000000000.0 s is longer than the window"),
+    (["--bin-size", "-1"], "bin_size must be positive"),
+    (["--pre", "-50", "--post", "10"], "empty window"),
+])
+def test_bad_bins_and_windows_fail_before_loading(tmp_path, capsys, no_loading, extra, message):
+    started = time.perf_counter()
+    assert main(["bin-spikes", "--out", str(tmp_path / "x.nc"), "--quiet", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert time.perf_counter() - started < 5 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, overwrite, message", [
+    ("counts.csv", False, ".nc extension"),
+    ("missing/counts.nc", False, "does not exist; create it first"),
+    ("folder.nc", False, "is a folder; give a file name"),
+    ("folder.nc", True, "is a folder; give a file name"),
+])
+def test_bad_output_paths_fail_before_loading(tmp_path, capsys, no_loading, name, overwrite,
+                                              message):
+    (tmp_path / "folder.nc").mkdir()
+    argv = ["bin-spikes", "--out", str(tmp_path / name), "--quiet"]
+    assert main(argv + (["--overwrite"] if overwrite else [])) == 2
+    assert message in capsys.readouterr().err
+    assert (tmp_path / "folder.nc").is_dir() and list((tmp_path / "folder.nc").iterdir()) == []
+
+
+def test_spike_counts_too_large_are_refused_with_their_size():
+    trains = {u: np.array([1.0, 2.0]) for u in range(318)}
+    starts = np.arange(15) * 200.0 + 100
+    with pytest.raises(ValueError, match=r"the spike counts would need 19.1 GB "
+                                         r"\(15 x 1,000,000 x 318 values\), more than max_gb=2"):
+        bin_spikes(trains, starts, 10.0, 90.0, 1e-4)
+    small = bin_spikes(trains, starts, 10.0, 90.0, 1e-4, unit_ids=[0], max_gb=0.1)
+    assert small.shape == (15, 1_000_000, 1)
+    assert window_edges(10.0, 90.0, 100.0).tolist() == [0.0, 100.0]   # one bin is fine
+
+
+def test_alignment_and_resampling_too_large_are_refused_before_any_work():
+    ts = np.arange(1000) * 0.1
+    traces = xr.DataArray(np.zeros((3, ts.size)), dims=("cell", "time"), coords={"time": ts})
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"aligned responses would need .* GB .*lower "
+                                         "sampling_rate"):
+        event_triggered_responses(traces, [10.0, 20.0], -1.0, 1.5, sampling_rate=1e9)
+    frames = traces.rename(time="frame").assign_coords(
+        timestamps=(("cell", "frame"), np.tile(ts, (3, 1))))
+    with pytest.raises(ValueError, match=r"resampled traces would need"):
+        resample_traces(frames, 1e9)
+    with pytest.raises(ValueError, match="positive number of Hz"):
+        event_triggered_responses(traces, [10.0], -1.0, 1.5, sampling_rate=0.0)
+    assert time.perf_counter() - started < 2
+    ok = event_triggered_responses(traces, [10.0, 20.0], -1.0, 1.5, sampling_rate=1e4)
+    assert ok.shape == (3, 2, 25001)
