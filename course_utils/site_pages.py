@@ -168,10 +168,24 @@ def render_notebook_page(nb: nbformat.NotebookNode, infos: list[NotebookInfo],
               for key, n in neighbour.items()}
     course.update(position=position + 1, count=len(infos), time=info.time,
                   links=launch_links(info.name), css=_css())
+    # Notebook markdown and HTML outputs are not the course's own markup: with
+    # sanitize_html the template passes them through clean_html (ours, see _clean),
+    # which escapes scripts, event handlers and unknown tags.
     exporter = HTMLExporter(template_name="lab", template_file="course_page.html.j2",
-                            extra_loaders=[FileSystemLoader(str(TEMPLATE_DIR))])
+                            extra_loaders=[FileSystemLoader(str(TEMPLATE_DIR))],
+                            sanitize_html=True, filters={"clean_html": _clean})
     html, _ = exporter.from_notebook_node(nb, resources={"course": course})
     return html
+
+
+_UNSAFE_HREF = re.compile(r"""(\b(?:href|src)\s*=\s*["']?)\s*(?:javascript|vbscript|data:text)"""
+                          r"""[^"'\s>]*""", re.IGNORECASE)
+
+
+def _inert_links(html: str) -> str:
+    """Replace ``javascript:``, ``vbscript:`` and ``data:text`` link targets by ``#``
+    (image data URIs, ``data:image/...``, are kept: they are the figures)."""
+    return _UNSAFE_HREF.sub(lambda m: m.group(1) + "#", html)
 
 
 def render_index(infos: list[NotebookInfo], title: str = COURSE_TITLE) -> str:
@@ -182,15 +196,53 @@ def render_index(infos: list[NotebookInfo], title: str = COURSE_TITLE) -> str:
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                       autoescape=select_autoescape(["j2"], default=True))
+    def safe(markdown: str) -> str:      # header text is notebook markdown too
+        return _clean(markdown2html_mistune(markdown))
+
     notebooks = [{
         "name": info.name, "href": info.href, "title": info.title, "time": info.time,
-        "prerequisites_html": _inline(markdown2html_mistune(info.prerequisites or "none")),
-        "objectives_html": markdown2html_mistune(
+        "prerequisites_html": _inline(safe(info.prerequisites or "none")),
+        "objectives_html": safe(
             "\n".join(f"{i}. {item}" for i, item in enumerate(info.objectives, 1))),
         "links": launch_links(info.name),
     } for info in infos]
     return env.get_template("course_index.html.j2").render(
         title=title, notebooks=notebooks, total_time=total_time(infos), css=_css())
+
+
+#: What notebook markdown and HTML outputs (pandas tables) may use on the site; anything
+#: else (script, iframe, style, form, on* handlers ...) is escaped to visible text.
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd",
+         "del", "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+         "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "small",
+         "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
+         "thead", "tr", "u", "ul",
+         # what xarray's and pandas' rich reprs use (collapsible sections, icons, styles)
+         "input", "label", "svg", "use", "symbol", "defs", "path", "style"}
+_ATTRIBUTES = {"*": ["class", "id", "title", "style", "align"],
+               "a": ["href", "class", "id", "title"],
+               "img": ["src", "alt", "width", "height", "class", "title"],
+               "td": ["colspan", "rowspan", "class", "style", "align"],
+               "th": ["colspan", "rowspan", "class", "style", "align"],
+               "table": ["border", "class", "style"], "ol": ["start", "class"],
+               "input": ["id", "class", "type", "disabled", "checked"],
+               "label": ["for", "class", "title"],
+               "svg": ["class", "style", "viewbox", "width", "height", "xmlns"],
+               "symbol": ["id", "viewbox"], "use": ["href", "xlink:href"],
+               "path": ["d", "fill", "stroke", "class"], "style": []}
+
+
+def _clean(html) -> str:
+    """``html`` keeping only :data:`_TAGS`, their listed attributes, safe CSS and
+    http(s), mailto, in-page and image-data link targets."""
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+
+    html = html.decode() if isinstance(html, bytes) else str(html)
+    cleaned = bleach.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
+                           protocols={"http", "https", "mailto", "data"},
+                           css_sanitizer=CSSSanitizer())
+    return _inert_links(cleaned)
 
 
 def _inline(html: str) -> str:

@@ -190,3 +190,36 @@ def test_a_folder_that_is_not_a_site_is_never_replaced(tmp_path, course, capsys)
     assert [p.name for p in precious.iterdir()] == ["notes.txt"]
     assert (precious / "notes.txt").read_text() == "keep me"
     assert not (tmp_path / "executed").exists()
+
+
+def test_notebook_markup_is_sanitised_and_the_course_markup_kept():
+    """Issue 14, item 16: notebook HTML and Markdown went to the site unescaped."""
+    from course_utils.site_pages import notebook_info, render_index, render_notebook_page
+
+    header = HEADER.replace("1. draw a *line*;", "1. draw a [line](javascript:alert('obj'));")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(header),
+        nbformat.v4.new_markdown_cell(
+            "hi <script>alert('md')</script> [a](javascript:alert('js')) "
+            "<img src=x onerror=\"alert('img')\"> <iframe src='https://evil'></iframe> "
+            "[ok](https://allensdk.readthedocs.io)"),
+        nbformat.v4.new_code_cell("df", outputs=[
+            nbformat.v4.new_output("execute_result", execution_count=1, data={
+                "text/plain": "df", "text/html":
+                    '<table class="dataframe"><thead><tr><th>a</th></tr></thead><tbody>'
+                    '<tr><td style="text-align: right;">1</td></tr></tbody></table>'
+                    "<script>alert('out')</script><a href='javascript:alert(2)'>x</a>"}),
+            nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
+                                                         "text/plain": "<Figure>"})])]
+    info = notebook_info(nb, "01_tiny")
+    page = render_notebook_page(nb, [info], 0)
+    body = page[page.index("<main"):]
+    for bad in ("<script>alert", "javascript:", "onerror", "<iframe"):
+        assert bad not in body, f"{bad} reached the page"
+    for kept in ("<h1", "<table class=\"dataframe\">", "<th>a</th>",
+                 "data:image/png;base64,iVBORw0KGgo=", 'href="https://allensdk.readthedocs.io"',
+                 "&lt;script&gt;alert('md')"):
+        assert kept in body, f"{kept} is missing"
+    index = render_index([info])
+    assert "javascript:" not in index and "<li>" in index
