@@ -213,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("test-py312", help="test the Python 3.12 / Colab recipe")
     p.set_defaults(func=py312.cli_run)
     args = parser.parse_args(argv)
+    from .sample.build import NotASampleError
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileExistsError, FileNotFoundError, ConnectionError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError, ConnectionError,
+            PermissionError, NotASampleError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) and err.args else err}",
+              file=sys.stderr)
         return 2
 
 

@@ -55,14 +55,30 @@ def data_source(source: str | None = None) -> str:
     return value
 
 
+def _folder_setting(name: str, default) -> Path:
+    """The folder an environment variable names, or ``default`` when it is unset. Set but
+    empty is refused (it would silently mean the current folder)."""
+    value = os.environ.get(name)
+    if value is not None and not value.strip():
+        raise ValueError(f"{name} is set but empty; unset it (default {default}) or set it "
+                         "to a folder")
+    return Path(value if value is not None else default).expanduser()
+
+
 def sample_dir() -> Path:
     """Folder holding the offline sample (``$COURSE_SAMPLE_DIR`` or ``data/offline_sample``)."""
-    return Path(os.environ.get("COURSE_SAMPLE_DIR", DATA_DIR / "offline_sample")).expanduser()
+    path = _folder_setting("COURSE_SAMPLE_DIR", DATA_DIR / "offline_sample")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"COURSE_SAMPLE_DIR={path} is a file, not a folder; point it at a "
+                         "new or empty folder (the sample is built there)")
+    return path
 
 
 def allen_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """Folder for real downloaded Allen data (argument, ``$COURSE_ALLEN_CACHE_DIR``, or
     ``~/allen_brain_observatory_cache``)."""
     if cache_dir is None:
-        cache_dir = os.environ.get("COURSE_ALLEN_CACHE_DIR", DEFAULT_ALLEN_CACHE_DIR)
+        return _folder_setting("COURSE_ALLEN_CACHE_DIR", DEFAULT_ALLEN_CACHE_DIR)
+    if not str(cache_dir).strip():
+        raise ValueError("cache_dir is empty; give a folder for the Allen downloads")
     return Path(cache_dir).expanduser()

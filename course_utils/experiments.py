@@ -69,6 +69,14 @@ def load_experiments(cache, experiment_ids: Iterable[int]) -> dict[int, object]:
     """
     table = cache.get_ophys_experiment_table()
     ids = _known_ids(table, experiment_ids, "ophys experiment")
+    if "file_id" in table:
+        # -999: listed in the release table, but this cache has no file for it
+        absent = [i for i in ids if table.loc[i, "file_id"] == -999]
+        if absent:
+            have = [int(i) for i in table.index[table["file_id"] != -999][:8]]
+            raise KeyError(f"ophys experiment(s) {absent} are in the release table but this "
+                           f"cache holds no file for them; it has files for {have}. Use one "
+                           "of those, or real data (COURSE_DATA_SOURCE=allen, then fetch).")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # pynwb/hdmf deprecation chatter on every file
         return {i: cache.get_behavior_ophys_experiment(i) for i in ids}

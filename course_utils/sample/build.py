@@ -379,6 +379,9 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
     recipe = load_recipe(recipe_path)
     work = target.parent / f"{target.name}.tmp-{os.getpid()}"
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot build the sample in {target}: {target.parent} is not "
+                              "writable. Point COURSE_SAMPLE_DIR at a folder you can write.")
     started = time.perf_counter()
     bar = tqdm(total=n_steps(recipe, metadata_dir), desc="building offline sample",
                unit="step", disable=not progress)
