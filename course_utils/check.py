@@ -11,6 +11,7 @@ files ``fetch`` puts in place).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -149,6 +150,13 @@ def check_sample(root: Path | None = None) -> Check:
     if not is_current(root):
         return Check("sample", False, f"the sample in {root} (built {marker.get('built', '?')}) "
                      "is older than the recipe", BUILD + " (it replaces the old one)")
+    readonly = [d for d in (root / "visual_behavior_ophys", root / "visual_coding_neuropixels")
+                if d.is_dir() and not os.access(d, os.W_OK)]
+    if readonly:
+        return Check("sample", False, f"the sample in {root} is read-only ({readonly[0].name}); "
+                     "AllenSDK's caches write small bookkeeping files into it when opened",
+                     "make it writable, or copy it (cp -r) to a folder you can write and "
+                     "set COURSE_SAMPLE_DIR to the copy")
     return Check("sample", True, f"{root} (built {marker.get('built', '?')}, "
                  f"{marker.get('megabytes', '?')} MB)")
 

@@ -202,3 +202,17 @@ def test_temporaries_of_dead_builds_are_removed_and_live_ones_kept(tmp_path, mon
     finally:
         live.kill()
         live.wait()
+
+
+def test_check_says_when_the_sample_is_read_only(tmp_path, monkeypatch):
+    """Issue 14, item 11: a read-only sample passed check, then open_ophys_cache failed."""
+    from course_utils import check
+
+    target = tmp_path / "sample"
+    _fake_sample(target)
+    assert check.check_sample(target).ok
+    real_access = check.os.access
+    monkeypatch.setattr(check.os, "access", lambda path, mode: False if mode & check.os.W_OK
+                        else real_access(path, mode))      # as if not writable (root is)
+    result = check.check_sample(target)
+    assert not result.ok and "read-only" in result.detail and "COURSE_SAMPLE_DIR" in result.fix
