@@ -72,11 +72,22 @@ def _as_spike_trains(spike_times, unit_ids) -> tuple[list, list[np.ndarray]]:
 @numba.njit(cache=True, nogil=True)
 def _train_problem(t):
     """0 if ``t`` is sorted and finite, 1 if a value is NaN or infinite, 2 if unsorted.
-    One pass over the spikes (6 ms for the 14.8 million spikes of 318 units)."""
-    for i in range(t.size):
-        if not np.isfinite(t[i]):
+    One branch-free pass per block of 4096 spikes (so the compiler can vectorise it);
+    all 14.8 million spikes of 318 units take a few milliseconds."""
+    n = t.size
+    block = 4096
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        nonfinite = False
+        unsorted = False
+        for i in range(start, stop):
+            x = t[i]
+            nonfinite |= (x - x) != 0.0                 # NaN and +-inf give NaN
+            if i > 0:
+                unsorted |= x < t[i - 1]
+        if nonfinite:
             return 1
-        if i > 0 and t[i] < t[i - 1]:
+        if unsorted:
             return 2
     return 0
 
@@ -151,13 +162,17 @@ def _count_unit(t, origins, ends, edges, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_units(addresses, sizes, units, origins, ends, edges, out):
-    """:func:`_count_unit` for each position ``k`` in ``units``; unit k's spike times
-    are ``sizes[k]`` contiguous float64 at memory address ``addresses[k]``. One call
-    handles many units, so a thread releases the GIL once, not once per unit."""
+def _count_units(addresses, sizes, units, origins, ends, edges, out, problems):
+    """For each position ``k`` in ``units``: check unit k's spike times
+    (:func:`_train_problem`, into ``problems[k]``) and, if they are sound, count them
+    (:func:`_count_unit`). Unit k's times are ``sizes[k]`` contiguous float64 at memory
+    address ``addresses[k]``. One call handles many units, so a thread releases the GIL
+    once, not once per unit."""
     for k in units:
         t = numba.carray(_float64_pointer(addresses[k]), (sizes[k],))
-        _count_unit(t, origins, ends, edges, out[k])
+        problems[k] = _train_problem(t)
+        if problems[k] == 0:
+            _count_unit(t, origins, ends, edges, out[k])
 
 
 _N_JOBS = max(1, min(4, os.cpu_count() or 1))
@@ -168,13 +183,12 @@ def _address(t: np.ndarray) -> int:
     return t.__array_interface__["data"][0]
 
 
-def _check_trains(trains: Sequence[np.ndarray]) -> None:
-    """Raise if a train is not sorted or holds NaN or infinite times. Checked on every
-    call: a cache of arrays once found sorted would miss later in-place edits."""
-    verdicts = list(_POOL.map(_train_problem, trains))
+def _raise_for(problems: np.ndarray) -> None:
+    """The error for trains that are not sorted or hold NaN or infinite times. Checked on
+    every call: a cache of arrays once found sound would miss later in-place edits."""
     for problem, what, fix in ((1, "hold NaN or infinite values", "drop them (t[np.isfinite(t)])"),
                                (2, "are not sorted", "sort them first (np.sort)")):
-        bad = [k for k, v in enumerate(verdicts) if v == problem]
+        bad = np.flatnonzero(problems == problem).tolist()
         if bad:
             raise ValueError(f"spike times of unit(s) at position(s) {bad[:5]} {what}; {fix}")
 
@@ -200,20 +214,21 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
     # the kernel reads the trains through their addresses: they must be contiguous
     # float64 and stay referenced (by ``trains``) until every share has returned
     trains = [np.ascontiguousarray(t, dtype=np.float64) for t in trains]
-    _check_trains(trains)
     n_units = len(trains)
     addresses = np.array([_address(t) for t in trains], dtype=np.intp)
     sizes = np.array([t.size for t in trains], dtype=np.intp)
     out = np.empty((n_units, origins.size, edges.size - 1), dtype=np.int32)  # all written
+    problems = np.zeros(n_units, dtype=np.int8)       # unless a train is unsound: raised
 
     def count_share(units, keep_alive=trains):    # (a running share still reads them)
-        _count_units(addresses, sizes, units, origins, ends, edges, out)
+        _count_units(addresses, sizes, units, origins, ends, edges, out, problems)
 
     shares = [np.arange(j, n_units, _N_JOBS) for j in range(_N_JOBS)]   # interleaved
     helpers = [_POOL.submit(count_share, units) for units in shares[1:]]
     count_share(shares[0])                          # this thread takes the first share
     for helper in helpers:
         helper.result()
+    _raise_for(problems)
     return out.transpose(1, 2, 0)
 
 
