@@ -65,10 +65,15 @@ case "${1:-}" in
                exec "$PY" -m pytest "$@"
            fi
            # The Python 3.12 / Colab run shares nothing with the 3.11 suite (own venv,
-           # sample and temporary folders), so both run at once, one per core; its log
-           # is printed when the 3.11 suite is done.
+           # sample and temporary folders), so both run at once on the two cores; its
+           # log is printed when the 3.11 suite is done. It runs in its own process
+           # group (set -m), which is stopped with everything in it if this script ends
+           # early (Ctrl-C, a failure).
            log312=$(mktemp)
+           set -m
            "$PY" -m course_utils test-py312 >"$log312" 2>&1 & pid312=$!
+           set +m
+           trap 'kill -- -"$pid312" 2>/dev/null || true; rm -f "$log312"' EXIT
            echo "[3.12] running alongside (pid $pid312); its log follows the 3.11 results"
            status=0; "$PY" -m pytest || status=$?
            status312=0; wait "$pid312" || status312=$?

@@ -41,10 +41,14 @@ def _interrupt_deferred() -> Iterator[list]:
     """Within the block, Ctrl-C is recorded instead of raised (a C library writing a file
     may otherwise swallow it); the caller acts on it afterwards."""
     hits: list = []
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGINT)
+    # Leave alone: other threads (handlers live in the main thread), a process that
+    # ignores Ctrl-C (a background job), and a handler set outside Python (None).
+    if (threading.current_thread() is not threading.main_thread()
+            or previous in (signal.SIG_IGN, None)):
         yield hits
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
     try:
         yield hits
     finally:

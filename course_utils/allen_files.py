@@ -99,9 +99,11 @@ def choose_manifest(cache_dir: Path, available: dict[str, int]) -> str:
 
 
 def inside_cache(cache_dir: Path, dest: Path, source: str) -> Path:
-    """``dest`` if it lies inside ``cache_dir`` (after resolving ``..`` and links);
-    otherwise a ``DownloadError`` naming ``source``, raised before anything is written."""
-    root, target = Path(cache_dir).resolve(), Path(dest).resolve()
+    """``dest`` if it lies inside ``cache_dir`` once ``..`` is applied (lexically: a
+    subfolder that is a link to another disk stays inside); otherwise a
+    ``DownloadError`` naming ``source``, raised before anything is written."""
+    root = Path(os.path.normpath(Path(cache_dir).absolute()))
+    target = Path(os.path.normpath(Path(dest).absolute()))
     if root not in target.parents:
         raise DownloadError(f"{source} would be written to {target}, outside the cache "
                             f"folder {root}. The manifest or server is not one this course "

@@ -146,7 +146,8 @@ def check_sample(root: Path | None = None) -> Check:
     if damaged:
         return Check("sample", False, f"the sample in {root} is damaged: "
                      + "; ".join(damaged[:3]) + (" ..." if len(damaged) > 3 else ""),
-                     BUILD + " (it rebuilds a damaged sample)")
+                     BUILD + " --force (rebuilds it; files of the wrong size are also "
+                     "rebuilt without --force)")
     if not is_current(root):
         return Check("sample", False, f"the sample in {root} (built {marker.get('built', '?')}) "
                      "is older than the recipe", BUILD + " (it replaces the old one)")

@@ -45,7 +45,8 @@ def _storable_attrs(attrs: dict, where: str) -> tuple[dict, dict]:
     out, kinds_of = {}, {"lists": [], "bools": []}
     for key, value in attrs.items():
         if key == LAYOUT_ATTR:
-            continue
+            raise ValueError(f"attribute {key!r} of {where} is the name save_netcdf uses "
+                             "to describe the file; rename it")
         if isinstance(value, (bool, np.bool_)):
             kinds_of["bools"].append(key)
             value = int(value)
@@ -72,6 +73,10 @@ def _with_layout(data: xr.DataArray | xr.Dataset) -> xr.Dataset:
     data = data.copy(deep=False)          # new variables: the caller's attrs stay as they are
     if kind == "DataArray":
         name = data.name if data.name is not None else "__xarray_dataarray_variable__"
+        if name in data.dims or name in data.coords:
+            raise ValueError(f"the DataArray is named {name!r} like one of its dimensions "
+                             "or coordinates, which NetCDF cannot tell apart; rename it "
+                             "(data.rename('...')) before saving")
         ds = data.to_dataset(name=name, promote_attrs=False)
     else:
         ds = data
@@ -124,7 +129,12 @@ def load_netcdf(path: str | os.PathLike) -> xr.DataArray | xr.Dataset:
         raise FileNotFoundError(f"{path} does not exist")
     with xr.open_dataset(path, engine=ENGINE) as ds:
         ds = ds.load()
-    layout = json.loads(ds.attrs.pop(LAYOUT_ATTR, "null") or "null")
+    try:
+        layout = json.loads(ds.attrs.pop(LAYOUT_ATTR, "null") or "null")
+        if layout is not None and layout.get("kind") not in ("DataArray", "Dataset"):
+            layout = None
+    except (TypeError, ValueError, AttributeError):
+        layout = None                    # changed by another tool: read it as a plain file
     if layout is None:                   # a file from elsewhere: one variable -> DataArray
         if len(ds.data_vars) == 1:
             (name,) = ds.data_vars

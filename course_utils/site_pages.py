@@ -8,6 +8,7 @@ are left out, so the site works offline.
 """
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def render_notebook_page(nb: nbformat.NotebookNode, infos: list[NotebookInfo],
     course = {key: {"href": n.href, "title": n.title} if n else None
               for key, n in neighbour.items()}
     course.update(position=position + 1, count=len(infos), time=info.time,
-                  links=launch_links(info.name), css=_css())
+                  links=launch_links(info.name), css=_css() + _library_css())
     # Notebook markdown and HTML outputs are not the course's own markup: with
     # sanitize_html the template passes them through clean_html (ours, see _clean),
     # which escapes scripts, event handlers and unknown tags.
@@ -176,16 +177,6 @@ def render_notebook_page(nb: nbformat.NotebookNode, infos: list[NotebookInfo],
                             sanitize_html=True, filters={"clean_html": _clean})
     html, _ = exporter.from_notebook_node(nb, resources={"course": course})
     return html
-
-
-_UNSAFE_HREF = re.compile(r"""(\b(?:href|src)\s*=\s*["']?)\s*(?:javascript|vbscript|data:text)"""
-                          r"""[^"'\s>]*""", re.IGNORECASE)
-
-
-def _inert_links(html: str) -> str:
-    """Replace ``javascript:``, ``vbscript:`` and ``data:text`` link targets by ``#``
-    (image data URIs, ``data:image/...``, are kept: they are the figures)."""
-    return _UNSAFE_HREF.sub(lambda m: m.group(1) + "#", html)
 
 
 def render_index(infos: list[NotebookInfo], title: str = COURSE_TITLE) -> str:
@@ -218,7 +209,7 @@ _TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgro
          "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
          "thead", "tr", "u", "ul",
          # what xarray's and pandas' rich reprs use (collapsible sections, icons, styles)
-         "input", "label", "svg", "use", "symbol", "defs", "path", "style"}
+         "input", "label", "svg", "use", "symbol", "defs", "path"}
 _ATTRIBUTES = {"*": ["class", "id", "title", "style", "align"],
                "a": ["href", "class", "id", "title"],
                "img": ["src", "alt", "width", "height", "class", "title"],
@@ -227,22 +218,55 @@ _ATTRIBUTES = {"*": ["class", "id", "title", "style", "align"],
                "table": ["border", "class", "style"], "ol": ["start", "class"],
                "input": ["id", "class", "type", "disabled", "checked"],
                "label": ["for", "class", "title"],
-               "svg": ["class", "style", "viewbox", "width", "height", "xmlns"],
-               "symbol": ["id", "viewbox"], "use": ["href", "xlink:href"],
-               "path": ["d", "fill", "stroke", "class"], "style": []}
+               "svg": ["class", "style", "viewBox", "width", "height", "xmlns"],
+               "symbol": ["id", "viewBox"], "use": ["href", "xlink:href"],
+               "path": ["d", "fill", "stroke", "class"]}
+#: <style> blocks in notebook output are removed whole (their CSS would otherwise show
+#: as text); the course page carries the stylesheets of the reprs it shows instead.
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+_PANDAS_CSS = """.dataframe tbody tr th:only-of-type { vertical-align: middle; }
+.dataframe tbody tr th { vertical-align: top; }
+.dataframe thead th { text-align: right; }
+"""
+
+
+def _library_css() -> str:
+    """The CSS xarray's and pandas' HTML reprs ship in their own <style> blocks."""
+    try:
+        from xarray.core.formatting_html import _load_static_files
+        xarray_css = _load_static_files()[1]
+    except (ImportError, AttributeError, IndexError):
+        xarray_css = ""
+    return _PANDAS_CSS + xarray_css
+
+
+def _href_ok(tag: str, name: str, value: str) -> bool:
+    """Attribute filter: link targets only http(s), mailto, in-page or relative; image
+    data only in ``img src``."""
+    allowed = _ATTRIBUTES.get(tag, []) + _ATTRIBUTES["*"]
+    if name not in allowed:
+        return False
+    if name in ("href", "src", "xlink:href"):
+        target = re.sub(r"[\x00-\x20]", "", html_lib.unescape(value)).lower()
+        if target.startswith("data:"):
+            return tag == "img" and name == "src" and target.startswith("data:image/") \
+                and not target.startswith("data:image/svg")
+        scheme = re.match(r"^([a-z][a-z0-9+.-]*):", target)
+        return scheme is None or scheme.group(1) in ("http", "https", "mailto")
+    return True
 
 
 def _clean(html) -> str:
-    """``html`` keeping only :data:`_TAGS`, their listed attributes, safe CSS and
-    http(s), mailto, in-page and image-data link targets."""
+    """``html`` keeping only :data:`_TAGS`, their listed attributes (see
+    :func:`_href_ok` for link targets) and safe inline CSS; ``<style>`` blocks removed,
+    other tags escaped to visible text."""
     import bleach
     from bleach.css_sanitizer import CSSSanitizer
 
     html = html.decode() if isinstance(html, bytes) else str(html)
-    cleaned = bleach.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
-                           protocols={"http", "https", "mailto", "data"},
-                           css_sanitizer=CSSSanitizer())
-    return _inert_links(cleaned)
+    return bleach.clean(_STYLE_BLOCK.sub("", html), tags=_TAGS, attributes=_href_ok,
+                        protocols={"http", "https", "mailto", "data"},
+                        css_sanitizer=CSSSanitizer())
 
 
 def _inline(html: str) -> str:

@@ -72,7 +72,8 @@ def _as_spike_trains(spike_times, unit_ids) -> tuple[list, list[np.ndarray]]:
 @numba.njit(cache=True, nogil=True)
 def _train_problem(t):
     """0 if ``t`` is sorted and finite, 1 if a value is NaN or infinite, 2 if unsorted.
-    One branch-free pass per block of 4096 spikes (so the compiler can vectorise it);
+    One pass per block of 4096 spikes, without early exits inside a block (so the
+    compiler can vectorise it);
     all 14.8 million spikes of 318 units take a few milliseconds."""
     n = t.size
     block = 4096
@@ -269,7 +270,8 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
         edges = window_edges(pre, post, bin_size)
     else:
         edges = _checks.float_array(edges, "edges", 1)     # increasing: count_spikes checks
-        if edges.size and (edges[0] < 0 or edges[-1] > pre + post):
+        slack = 1e-9 * max(1.0, abs(pre + post))         # np.arange can overshoot by ulps
+        if edges.size and (edges[0] < -slack or edges[-1] > pre + post + slack):
             raise ValueError(
                 f"edges run from {edges[0]} to {edges[-1]} s after the window start, but "
                 f"a window keeps only spikes from 0 to pre + post = {pre + post} s: bins "
@@ -278,6 +280,8 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
     events = _checks.float_array(event_times, "event_times", 1)
     if events.size == 0 or not np.isfinite(events).all():
         raise ValueError("event_times must be a non-empty array of finite times (s)")
+    if unit_ids is not None:
+        unit_ids = list(unit_ids)                  # a generator is read once, here
     ids = list(spike_times) if unit_ids is None and isinstance(spike_times, Mapping) \
         else unit_ids
     _checks.output_size((events.size, edges.size - 1, len(ids) if ids is not None else 0), 4,

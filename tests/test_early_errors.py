@@ -1,8 +1,6 @@
 """Clear errors, early (issue 14, items 12-14): what can be checked without data is
 checked before anything is loaded, and results too large for the machine are refused
 with their size before any memory is taken."""
-import time
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -27,10 +25,9 @@ def no_loading(monkeypatch):
     (["--pre", "-50", "--post", "10"], "empty window"),
 ])
 def test_bad_bins_and_windows_fail_before_loading(tmp_path, capsys, no_loading, extra, message):
-    started = time.perf_counter()
     assert main(["bin-spikes", "--out", str(tmp_path / "x.nc"), "--quiet", *extra]) == 2
-    assert message in capsys.readouterr().err
-    assert time.perf_counter() - started < 5 and list(tmp_path.iterdir()) == []
+    assert message in capsys.readouterr().err                # and no_loading held
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("name, overwrite, message", [
@@ -59,10 +56,18 @@ def test_spike_counts_too_large_are_refused_with_their_size():
     assert window_edges(10.0, 90.0, 100.0).tolist() == [0.0, 100.0]   # one bin is fine
 
 
-def test_alignment_and_resampling_too_large_are_refused_before_any_work():
+def test_alignment_and_resampling_too_large_are_refused_before_any_work(monkeypatch):
+    from course_utils import alignment
+
     ts = np.arange(1000) * 0.1
     traces = xr.DataArray(np.zeros((3, ts.size)), dims=("cell", "time"), coords={"time": ts})
-    started = time.perf_counter()
+    real_grid = alignment.relative_grid
+
+    def grid_only_if_small(t_before, t_after, rate):
+        assert (t_after - t_before) * rate < 1e6, "the grid was built before the size check"
+        return real_grid(t_before, t_after, rate)
+
+    monkeypatch.setattr(alignment, "relative_grid", grid_only_if_small)
     with pytest.raises(ValueError, match=r"aligned responses would need .* GB .*lower "
                                          "sampling_rate"):
         event_triggered_responses(traces, [10.0, 20.0], -1.0, 1.5, sampling_rate=1e9)
@@ -72,6 +77,5 @@ def test_alignment_and_resampling_too_large_are_refused_before_any_work():
         resample_traces(frames, 1e9)
     with pytest.raises(ValueError, match="positive number of Hz"):
         event_triggered_responses(traces, [10.0], -1.0, 1.5, sampling_rate=0.0)
-    assert time.perf_counter() - started < 2
     ok = event_triggered_responses(traces, [10.0, 20.0], -1.0, 1.5, sampling_rate=1e4)
     assert ok.shape == (3, 2, 25001)

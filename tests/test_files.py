@@ -55,6 +55,15 @@ def test_a_one_variable_dataset_stays_a_dataset_with_its_attributes(tmp_path):
     assert isinstance(back, xr.Dataset) and back.identical(ds)
 
 
+def test_what_netcdf_would_confuse_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="name save_netcdf uses"):
+        save_netcdf(xr.DataArray([1], dims="x", attrs={"course_utils_layout": "mine"}),
+                    tmp_path / "a.nc")
+    with pytest.raises(ValueError, match="named 'x' like one of its dimensions"):
+        save_netcdf(xr.DataArray([1], dims="x", name="x"), tmp_path / "b.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("value", [[], ["a", 1], {"a": 1}, [["nested"]]])
 def test_attributes_netcdf_cannot_hold_unchanged_are_refused(tmp_path, value):
     da = xr.DataArray([1, 2], dims="x", attrs={"bad": value})
@@ -97,16 +106,36 @@ def test_rewritten_files_keep_their_mode(tmp_path, monkeypatch):
 
 # -------------------------------------------------------------------- item 15: Ctrl-C
 def test_ctrl_c_during_a_save_stops_it_and_leaves_no_file(tmp_path, monkeypatch):
-    """h5py can swallow a KeyboardInterrupt raised inside its C code; simulated here by a
-    write that receives SIGINT and completes anyway."""
+    """h5py can swallow a KeyboardInterrupt raised inside its C code: simulated by a write
+    that catches it and completes anyway. The save must still stop, with no file."""
     real = xr.Dataset.to_netcdf
 
-    def interrupted_write(self, path, *args, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)
+    def swallowing_write(self, path, *args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            pass                                      # what a C library may do
         return real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted_write)
-    with pytest.raises(KeyboardInterrupt):
-        save_netcdf(xr.DataArray([1.0], dims="x"), tmp_path / "a.nc")
-    assert list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", swallowing_write)
+    # as in an interactive session (a background job, e.g. the 3.12 stage, ignores SIGINT)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            save_netcdf(xr.DataArray([1.0], dims="x"), tmp_path / "a.nc")
+        assert list(tmp_path.iterdir()) == []
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it(tmp_path):
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with atomic_path(tmp_path / "a.txt") as tmp:
+            os.kill(os.getpid(), signal.SIGINT)       # ignored, as the process asked
+            tmp.write_text("done")
+        assert (tmp_path / "a.txt").read_text() == "done"
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -180,17 +180,27 @@ def test_a_rebuild_refuses_to_delete_files_it_did_not_make(tmp_path, monkeypatch
 
 def test_temporaries_of_dead_builds_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
     """Issue 14, item 8: a build killed with SIGKILL left <sample>.tmp-<pid> for good."""
+    import socket
     import subprocess
 
     target = tmp_path / "sample"
     dead = subprocess.Popen(["true"])
     dead.wait()
     live = subprocess.Popen(["sleep", "30"])
+    host = socket.gethostname()
     try:
-        stale = tmp_path / f"sample.tmp-{dead.pid}"
-        running = tmp_path / f"sample.tmp-{live.pid}"
-        for folder in (stale, running, tmp_path / f"sample.old-{dead.pid}"):
-            (folder / "part").mkdir(parents=True)
+        def folder(name, owner=None):
+            path = tmp_path / name
+            (path / "part").mkdir(parents=True)
+            if owner:
+                (path / build_module.OWNER).write_text(owner)
+            return path
+
+        folder(f"sample.tmp-{dead.pid}", f"{host} {dead.pid}")                # removed
+        kept = [folder(f"sample.tmp-{live.pid}", f"{host} {live.pid}"),     # running
+                folder("sample.tmp-999999999", "other-host 999999999"),
+                folder("sample.tmp-20240105"),                           # a user's copy
+                folder(f"sample.old-{dead.pid}", f"{host} {dead.pid}")]
 
         def stop(*args, **kwargs):
             raise RuntimeError("stopped after the clean-up")
@@ -198,7 +208,7 @@ def test_temporaries_of_dead_builds_are_removed_and_live_ones_kept(tmp_path, mon
         monkeypatch.setattr(build_module, "generate_ophys", stop)
         with pytest.raises(RuntimeError, match="stopped after"):
             build_sample(target, progress=False)
-        assert sorted(p.name for p in tmp_path.iterdir()) == [running.name]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)
     finally:
         live.kill()
         live.wait()

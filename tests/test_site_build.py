@@ -209,13 +209,15 @@ def test_notebook_markup_is_sanitised_and_the_course_markup_kept():
                 "text/plain": "df", "text/html":
                     '<table class="dataframe"><thead><tr><th>a</th></tr></thead><tbody>'
                     '<tr><td style="text-align: right;">1</td></tr></tbody></table>'
-                    "<script>alert('out')</script><a href='javascript:alert(2)'>x</a>"}),
+                    "<script>alert('out')</script><a href='javascript:alert(2)'>x</a>"
+                    "<a href='da&#9;ta:text/html,x'>d</a><style>body{display:none}</style>"}),
             nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
                                                          "text/plain": "<Figure>"})])]
     info = notebook_info(nb, "01_tiny")
     page = render_notebook_page(nb, [info], 0)
     body = page[page.index("<main"):]
-    for bad in ("<script>alert", "javascript:", "onerror", "<iframe"):
+    for bad in ("<script>alert", "javascript:", "onerror", "<iframe", "ta:text/html",
+                "display:none}"):
         assert bad not in body, f"{bad} reached the page"
     for kept in ("<h1", "<table class=\"dataframe\">", "<th>a</th>",
                  "data:image/png;base64,iVBORw0KGgo=", 'href="https://allensdk.readthedocs.io"',

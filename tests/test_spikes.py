@@ -146,8 +146,8 @@ def test_arrays_edited_in_place_after_a_call_are_checked_again(trains):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_spike_times_are_refused(bad):
-    """Issue 14, item 2: [nan, 1, 1.5, 2.5] was counted [2, 0] where NumPy gives [4, 2]
-    for the finite ones; now it is an error naming the unit and the fix."""
+    """Issue 14, item 2: a train holding NaN was silently miscounted; now it is an error
+    naming the unit and the fix. Without the bad value the counts are NumPy's."""
     t = np.array([0.5, 1.0, 1.5, 2.5])
     t_bad = np.sort(np.append(t, bad))
     with pytest.raises(ValueError, match=r"hold NaN or infinite values; drop them"):
@@ -163,6 +163,11 @@ def test_edges_outside_the_window_are_refused(trains):
         bin_spikes(spikes, starts, pre, post, edges=np.append(edges, pre + post + 1.0))
     with pytest.raises(ValueError, match=r"within \[0, pre \+ post\]"):
         bin_spikes(spikes, starts, pre, post, edges=np.insert(edges, 0, -0.5))
+    overshoot = edges.copy()                   # as np.arange can give: 5.000000000000001
+    overshoot[-1] = np.nextafter(pre + post, np.inf)
+    np.testing.assert_array_equal(
+        bin_spikes(spikes, starts, pre, post, edges=overshoot).values,
+        loop_counts(spikes, list(spikes), starts, pre, post, overshoot))
     inner = edges[(edges >= 1.0) & (edges <= 4.0)]          # a sub-range is fine
     counts = bin_spikes(spikes, starts, pre, post, edges=inner)
     np.testing.assert_array_equal(counts.values,

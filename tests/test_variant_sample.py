@@ -56,7 +56,9 @@ def variant(tmp_path_factory):
     root = tmp_path_factory.mktemp("variant")
     recipe = _variant_recipe(root / "recipe.toml")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "_build_ecephys", _no_ecephys)   # workers are forked: they see it
+        # the build's workers look the function up by name in this module, patched here
+        # before the pool starts (fork): so they skip the Neuropixels part too
+        mp.setattr(build, "_build_ecephys", _no_ecephys)
         build.build_sample(root / "sample", recipe_path=recipe, progress=False)
     # the call open_ophys_cache makes (it would first rebuild a sample of the main recipe)
     cache = VisualBehaviorOphysProjectCache.from_local_cache(
@@ -142,11 +144,32 @@ def test_event_alignment_response_table_and_resampling_match_np_interp(variant):
             np.testing.assert_allclose(rows["mean_response"].to_numpy(), expected, atol=1e-5)
             np.testing.assert_allclose(on_grid.sel(cell=cell_id).values,
                                        np.interp(resample_grid, t, dff), atol=1e-6)
-    # beyond the short plane's last frame, its cells have no value (not a neighbour's)
-    last_short = min(e.ophys_timestamps[-1] for e in planes.values())
-    tail = resample_traces(traces["dff"], 10.0, start=last_short - 0.5,
-                           stop=last_short + 0.2)
-    short = [c for c in tail["cell"].values
-             if int(traces["n_frames"].sel(cell=c)) == N_FRAMES - 1]
-    assert short and np.isnan(tail.sel(cell=short).values[:, -1]).all()
-    assert pd.notna(tail.values[:, 0]).all()
+    # Between the short planes' last frame and the others' last frames, the short
+    # planes' cells have no value (not a neighbour's) and the others' have theirs.
+    last = {i: e.ophys_timestamps[-1] for i, e in planes.items()}
+    last_short, last_long = min(last.values()), max(last.values())
+    assert 0 < last_long - last_short < 0.1
+    between = resample_traces(traces["dff"], 1000.0, start=last_short + 0.001,
+                              stop=last_long - 0.001)
+    n = traces["n_frames"].sel(cell=between["cell"]).values
+    grid = between["time"].values
+    for exp_id, exp in planes.items():
+        cells = list(exp.dff_traces.index)
+        values = between.sel(cell=cells).values
+        if exp.ophys_timestamps.size == N_FRAMES - 1:
+            assert np.isnan(values).all()
+        else:
+            inside = grid <= last[exp_id]
+            assert inside.any() and not np.isnan(values[:, inside]).any()
+            np.testing.assert_allclose(
+                values[0, inside], np.interp(grid[inside], exp.ophys_timestamps,
+                                             exp.dff_traces.dff.iloc[0]), atol=1e-6)
+    assert set(n) == {N_FRAMES, N_FRAMES - 1}
+    # events in the last second: aligned on each plane's own last frames
+    late = pd.Series([last_short - 0.6, last_short - 0.2], name="start_time")
+    r = event_triggered_responses(traces["dff"], late, -0.3, 0.15, sampling_rate=30.0)
+    for exp_id, exp in planes.items():
+        cell, dff = next(iter(exp.dff_traces.dff.items()))
+        expected = np.interp(late.to_numpy()[:, None] + r["time"].values[None, :],
+                             exp.ophys_timestamps, dff)
+        np.testing.assert_allclose(r.sel(cell=cell).values, expected, atol=1e-6)

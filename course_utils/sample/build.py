@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import warnings
@@ -77,17 +78,24 @@ def recipe_digest(recipe_path: Path = RECIPE_PATH) -> str:
     return h.hexdigest()
 
 
-#: Files AllenSDK's caches write into a sample folder when they open it (bookkeeping):
-#: not part of the build, yet expected there and replaced with the sample.
+#: Bookkeeping files of AllenSDK's caches. The build writes the first two and AllenSDK
+#: rewrites them when a cache opens (the third it writes itself), so they are neither
+#: checked for damage nor treated as foreign.
 CACHE_BOOKKEEPING = {f"{OPHYS_DIR}/_manifest_last_used.txt", f"{OPHYS_DIR}/_downloaded_data.json",
                      f"{ECEPHYS_DIR}/manifest.json"}
+
+
+#: Files an operating system leaves in folders it shows; never a reason to refuse.
+OS_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
+#: Written into every build's temporary folder: whose it is (host and process).
+OWNER = ".course_build_owner"
 
 
 def _inventory(root: Path) -> dict:
     """``{relative path: {"size": bytes, "blake2b": hex}}`` of every file under ``root``
     but the marker (about 1 s for the whole sample)."""
     return {p.relative_to(root).as_posix(): {"size": p.stat().st_size, "blake2b": _blake2b(p)}
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MARKER}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in (MARKER, OWNER)}
 
 
 def damaged_files(target: Path | None = None, hashes: bool = False) -> list[str]:
@@ -98,6 +106,8 @@ def damaged_files(target: Path | None = None, hashes: bool = False) -> list[str]
     inventory = (read_marker(root) or {}).get("inventory") or {}
     problems = []
     for rel, expected in inventory.items():
+        if rel in CACHE_BOOKKEEPING:
+            continue
         path = root / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")
@@ -117,11 +127,11 @@ def foreign_files(target: Path) -> list[str]:
     tops = {OPHYS_DIR, ECEPHYS_DIR}
     found = []
     for p in sorted(root.rglob("*")):
-        if not p.is_file() or p.name == MARKER:
+        if not p.is_file() or p.name in (MARKER, OWNER):
             continue
         rel = p.relative_to(root).as_posix()
         known = rel in made if made else rel.split("/", 1)[0] in tops   # old marker: by folder
-        if not known and rel not in CACHE_BOOKKEEPING:
+        if not known and rel not in CACHE_BOOKKEEPING and p.name not in OS_LITTER:
             found.append(rel)
     return found
 
@@ -137,18 +147,23 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Remove ``<target>.tmp-<pid>`` and ``<target>.old-<pid>`` folders left by builds
-    whose process no longer runs (killed, for example); a running build's are kept.
-    Returns the folders removed."""
+    """Remove ``<target>.tmp-<pid>`` folders left by builds whose process no longer runs
+    (killed, for example). Only folders whose owner file (written by the build) names
+    this host and that pid: a running build's, another machine's and a user's own
+    folders are kept. Returns the folders removed."""
     target = Path(target)
     removed = []
     if not target.parent.is_dir():
         return removed
-    for kind in ("tmp", "old"):
+    for kind in ("tmp",):
         for folder in target.parent.glob(f"{target.name}.{kind}-*"):
-            pid = folder.name.rsplit("-", 1)[1]
-            if folder.is_dir() and pid.isdigit() and int(pid) != os.getpid() \
-                    and not _pid_alive(int(pid)):
+            owner = folder / OWNER
+            try:        # only folders a build of this host made (a user's backup has no owner)
+                host, pid = owner.read_text().split()
+            except (OSError, ValueError):
+                continue
+            if host == socket.gethostname() and pid == folder.name.rsplit("-", 1)[1] \
+                    and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed
@@ -387,6 +402,7 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
                unit="step", disable=not progress)
     try:
         work.mkdir()
+        (work / OWNER).write_text(f"{socket.gethostname()} {os.getpid()}")
         with _PeakMemory() as memory:
             _build_into(work, recipe, metadata_dir,
                         lambda n, what: (bar.set_postfix_str(what), bar.update(n)))

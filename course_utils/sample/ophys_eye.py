@@ -127,7 +127,9 @@ def process_fits(raw: pd.DataFrame, timestamps: np.ndarray, z_threshold: float =
 
     cr = rounded(np.pi * data["cr_width"] * data["cr_height"])
     eye = rounded(np.pi * data["eye_width"] * data["eye_height"])
-    pupil = rounded(np.pi * np.maximum(data["pupil_width"], data["pupil_height"]) ** 2)
+    width, height = data["pupil_width"], data["pupil_height"]
+    # AllenSDK takes Python's max(width, height): height only if height > width
+    pupil = rounded(np.pi * np.where(height > width, height, width) ** 2)
     outliers = determine_outliers(pd.concat([eye, pupil], axis=1), z_threshold=z_threshold)
     blinks = determine_likely_blinks(eye, pupil, outliers, dilation_frames=dilation_frames)
     for position, (name, values) in enumerate(
