@@ -64,6 +64,7 @@ def test_failed_save_leaves_no_file(tmp_path, counts, monkeypatch):
 
     def boom(self, *args, **kwargs):
         raise OSError("disk full")
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)     # save_netcdf writes a Dataset
     monkeypatch.setattr(xr.DataArray, "to_netcdf", boom)
     with pytest.raises(OSError, match="disk full"):
         save_netcdf(counts, tmp_path / "counts.nc")
