@@ -7,19 +7,24 @@ On the offline sample's Neuropixels session 756029989 (318 units in six visual a
 1. the walkthrough's job: 15 stimulus epochs x 6 areas, 100 ms bins from 10 s before
    to 90 s after each epoch start. The walkthrough loops over epochs, areas and units
    and calls ``np.histogram`` per unit; ``course_utils.ecephys.epoch_spike_counts``
-   does it in one call. Target: >= 50x faster, counts identical.
+   does it in one call. Two targets, each against the loop timed in the same run, counts
+   identical: the first call in a fresh Python process, importing course_utils
+   included, >= 5x faster (what a learner meets); repeated calls >= 50x faster.
 2. a job AllenSDK can express: 10 ms bins from -0.1 to +0.5 s around every flash and
    drifting-grating presentation, all 318 units, against
    ``EcephysSession.presentationwise_spike_counts``. Target: >= 5x faster. AllenSDK
    counts a spike that falls exactly on a shared bin edge in both bins; the
    differences are reported.
 
-Times are the best of several repeats, measured after one warm-up call (the first call
-of a Python session also loads numba's compiled kernel, reported separately).
+Repeated-call times are the best of several repeats after a warm-up call. The first
+call counts with plain NumPy and starts loading numba's compiled kernel in the
+background; later calls use the kernel (see course_utils/spikes.py).
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 import warnings
 
@@ -52,6 +57,35 @@ def walkthrough_loop(session, starts, pre=10.0, post=90.0):
     return out
 
 
+FIRST_CALL = """
+import time, warnings
+warnings.simplefilter("ignore")
+started = time.perf_counter()
+import course_utils.ecephys as ecephys
+imported = time.perf_counter() - started
+import sys
+import numpy as np
+from course_utils.caches import open_ecephys_cache
+session = ecephys.load_ecephys_session(open_ecephys_cache(source="sample"), 756029989)
+session.units, session.spike_times                     # as notebook 04 does
+epochs = ecephys.stimulus_epochs(session)   # before the call, as notebook 04 and the loop
+assert "numba" not in sys.modules
+started = time.perf_counter()
+counts = ecephys.epoch_spike_counts(session, edges=np.arange(0, 100.1, 0.1), epochs=epochs)
+print(imported, time.perf_counter() - started, int(counts.sum()))
+"""
+
+
+def first_call_in_fresh_process() -> tuple[float, float, int]:
+    """(seconds to import course_utils.ecephys, seconds of the first
+    ``epoch_spike_counts`` call, spikes counted), in a new Python process that loads the
+    session as notebook 04 does."""
+    out = subprocess.run([sys.executable, "-c", FIRST_CALL], capture_output=True,
+                         text=True, check=True)
+    imported, seconds, total = out.stdout.split()[-3:]
+    return float(imported), float(seconds), int(total)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20,
@@ -73,23 +107,30 @@ def main(argv=None) -> int:
 
     # 1. the walkthrough's job ----------------------------------------------------------
     walk_edges = np.arange(0, 100.1, 0.1)
-    started = time.perf_counter()
-    epoch_spike_counts(session, edges=walk_edges, epochs=epochs)
-    cold = time.perf_counter() - started
+    imported, cold, cold_total = first_call_in_fresh_process()
+    epoch_spike_counts(session, edges=walk_edges, epochs=epochs)   # starts loading numba
+    from course_utils.spikes import _FAST
+    _FAST.wait()
     t_ours, ours = best_time(lambda: epoch_spike_counts(session, edges=walk_edges,
                                                         epochs=epochs), args.repeats)
     t_loop, loop = best_time(lambda: walkthrough_loop(session, starts), 3)
     split = by_area(ours)
     short = dict(zip(AREAS, ["V1", "LM", "RL", "AL", "PM", "AM"]))
     identical = all(np.array_equal(split[short[a]].values[i], loop[a][i])
-                    for a in AREAS for i in range(len(starts)))
+                    for a in AREAS for i in range(len(starts))) \
+        and cold_total == sum(int(np.sum(loop[a])) for a in AREAS)
     print(f"\n1. walkthrough's job: {len(starts)} epochs x 6 areas, {dict(ours.sizes)}, "
           f"{int(ours.sum()):,} spikes counted; identical to the loop: {identical}")
-    print(f"   time ours {t_ours * 1000:7.1f} ms  loop {t_loop * 1000:7.1f} ms  "
-          f"speed-up {t_loop / t_ours:6.1f}x  (target >= 50x)")
-    print(f"   first call in a fresh Python session: {cold:.2f} s (loads numba's compiled "
-          "kernel; every call checks that each unit's spike times are sorted and finite)")
-    results += [t_loop / t_ours >= 50, identical]
+    print(f"   loop {t_loop * 1000:7.1f} ms")
+    print(f"   first call in a fresh process               {cold * 1000:7.1f} ms  "
+          f"speed-up {t_loop / cold:6.1f}x  (target >= 5x; plain NumPy, numba not "
+          "imported)")
+    print(f"   (that process imported course_utils.ecephys, with xarray and pandas, in "
+          f"{imported * 1000:.0f} ms before loading the session)")
+    print(f"   repeated calls                               {t_ours * 1000:7.1f} ms  "
+          f"speed-up {t_loop / t_ours:6.1f}x  (target >= 50x; numba's kernel)")
+    print("   (every call checks that each unit's spike times are sorted and finite)")
+    results += [t_loop / cold >= 5, t_loop / t_ours >= 50, identical]
 
     # 2. presentation-wise counts ---------------------------------------------------------
     stim = session.stimulus_presentations

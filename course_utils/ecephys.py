@@ -12,6 +12,7 @@ and spike counts around epoch starts as one labelled array.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterable
 
 import numpy as np
@@ -40,7 +41,21 @@ def load_ecephys_session(cache, session_id: int):
                        f"{list(sessions.index[:3])})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cache.get_session_data(session_id)
+        session = cache.get_session_data(session_id)
+    _LOADED_IDS[session] = session_id
+    return session
+
+
+#: The id each session was loaded with. ``session.ecephys_session_id`` would give it too,
+#: but AllenSDK reads it by opening the whole NWB file again (about 1.5 s each time).
+_LOADED_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def session_id_of(session) -> int:
+    """The session's id: the one :func:`load_ecephys_session` was given, else AllenSDK's
+    ``session.ecephys_session_id``."""
+    known = _LOADED_IDS.get(session)
+    return known if known is not None else int(session.ecephys_session_id)
 
 
 def stimulus_epochs(session, drop: Iterable[str] = NON_STIMULUS_EPOCHS) -> pd.DataFrame:
@@ -73,7 +88,7 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
     absent = [a for i, a in enumerate(areas) if not (position == i).any()]
     if absent:
         present = sorted(pd.unique(recorded[pd.notna(recorded)]))
-        raise ValueError(f"no units in {absent} in session {session.ecephys_session_id} "
+        raise ValueError(f"no units in {absent} in session {session_id_of(session)} "
                          f"(after quality filters); areas with units: {present}")
     rows = np.flatnonzero(position >= 0)
     rows = rows[np.argsort(position[rows], kind="stable")]
@@ -105,7 +120,7 @@ def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,
                        "stimulus_name": epochs["stimulus_name"].astype(str).to_numpy()},
         unit_coords={"structure": units["ecephys_structure_acronym"].astype(str).to_numpy(),
                      "area": units["area"].astype(str).to_numpy()})
-    counts.attrs.update(session_id=int(session.ecephys_session_id), areas=list(areas))
+    counts.attrs.update(session_id=session_id_of(session), areas=list(areas))
     return counts
 
 

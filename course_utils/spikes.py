@@ -17,14 +17,12 @@ bin.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import xarray as xr
-from numba import types
-from numba.extending import intrinsic
 
 from . import _checks
 
@@ -69,124 +67,148 @@ def _as_spike_trains(spike_times, unit_ids) -> tuple[list, list[np.ndarray]]:
     return ids, trains                  # count_spikes makes them contiguous float64
 
 
-@numba.njit(cache=True, nogil=True)
-def _train_problem(t):
-    """0 if ``t`` is sorted and finite, 1 if a value is NaN or infinite, 2 if unsorted.
-    One pass per block of 4096 spikes, without early exits inside a block (so the
-    compiler can vectorise it);
-    all 14.8 million spikes of 318 units take a few milliseconds."""
-    n = t.size
-    block = 4096
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        nonfinite = False
-        unsorted = False
-        for i in range(start, stop):
-            x = t[i]
-            nonfinite |= (x - x) != 0.0                 # NaN and +-inf give NaN
-            if i > 0:
-                unsorted |= x < t[i - 1]
-        if nonfinite:
-            return 1
-        if unsorted:
-            return 2
-    return 0
+def _order_key(x: np.ndarray) -> np.ndarray:
+    """int64 keys that sort like the float64 values ``x`` (adjacent floats: adjacent keys)."""
+    bits = x.view(np.int64)
+    return np.where(bits >= 0, bits, np.int64(-2**63) - bits)
 
 
-@intrinsic
-def _float64_pointer(typingctx, address):
-    """Numba: the integer ``address`` as a pointer to float64 (for ``numba.carray``)."""
-    signature = types.CPointer(types.float64)(types.intp)
-
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
-    return signature, codegen
+def _from_order_key(key: np.ndarray) -> np.ndarray:
+    return np.where(key >= 0, key, np.int64(-2**63) - key).view(np.float64)
 
 
-@numba.njit(cache=True, nogil=True)
-def _window_bounds(t, origins, ends, lo, hi):
-    """``lo[w] = searchsorted(t, origins[w], "left")``, ``hi[w] = searchsorted(t, ends[w],
-    "right")`` for all windows at once: the binary searches advance together, one level
-    at a time, so their cache misses overlap instead of following one another."""
-    n = t.size
-    lo[:] = 0
-    hi[:] = 0
-    if n == 0:
-        return
-    size = n
-    while size > 1:        # invariant: each answer lies in [lo[w], lo[w] + size] (hi alike)
-        half = size // 2
-        for w in range(origins.size):
-            if t[lo[w] + half - 1] < origins[w]:
-                lo[w] += half
-            if t[hi[w] + half - 1] <= ends[w]:
-                hi[w] += half
-        size -= half
-    for w in range(origins.size):
-        if t[lo[w]] < origins[w]:
-            lo[w] += 1
-        if t[hi[w]] <= ends[w]:
-            hi[w] += 1
+def _first_time_where(origins: np.ndarray, values: np.ndarray, strict: bool) -> np.ndarray:
+    """The smallest float64 ``c`` with ``c - origin >= value`` (``> value`` if ``strict``),
+    with the subtraction rounded in float64 exactly as the walkthrough shifts its
+    spikes; elementwise, broadcasting ``origins`` against ``values``.
+
+    ``t - origin`` never decreases as ``t`` grows, so the spikes shifted into
+    ``[value, ...)`` are exactly those with ``t >= c``: counting them needs no shifting.
+    Usually ``c = origin + value``; where it is not, a bisection over the floats finds it.
+    """
+    origins, values = np.broadcast_arrays(origins, values)
+
+    def holds(c, o, v):
+        return (c - o > v) if strict else (c - o >= v)
+
+    c = origins + values
+    done = holds(c, origins, values) & ~holds(np.nextafter(c, -np.inf), origins, values)
+    if done.all():
+        return c
+    o, v = origins[~done], values[~done]
+    # bracket: holds at `high`, not at `low`, then halve the gap between their keys
+    width = (np.abs(o) + np.abs(v)) * 2.0**-50 + 1e-300
+    while True:
+        low, high = o + v - width, o + v + width
+        bracketed = holds(high, o, v) & ~holds(low, o, v)
+        if bracketed.all():
+            break
+        width = np.where(bracketed, width, width * 2)
+    low, high = _order_key(low), _order_key(high)
+    while (high - low > 1).any():
+        middle = low + (high - low) // 2
+        yes = holds(_from_order_key(middle), o, v)
+        high, low = np.where(yes, middle, high), np.where(yes, low, middle)
+    c = c.copy()
+    c[~done] = _from_order_key(high)
+    return c
 
 
-@numba.njit(cache=True, nogil=True)
-def _count_unit(t, origins, ends, edges, out):
-    """Counts of one unit's sorted spikes ``t`` into ``out`` (n_windows, n_bins), every
-    element of which is written. Indices are unsigned: numba then skips its checks for
-    negative indices, which made the loop about 1.6x slower."""
-    n_bins = edges.size - 1
-    first, last = edges[0], edges[-1]
-    scale = n_bins / (last - first)
-    lo = np.empty(origins.size, np.intp)
-    hi = np.empty(origins.size, np.intp)
-    _window_bounds(t, origins, ends, lo, hi)     # first t >= origin, past last t <= end
-    zero, one, top = np.uintp(0), np.uintp(1), np.uintp(n_bins - 1)
-    for w in range(origins.size):
-        origin = origins[w]
-        row = out[w]
-        row[:] = 0
-        for i in range(np.uintp(lo[w]), np.uintp(hi[w])):
-            x = t[i] - origin                               # the walkthrough's shift
-            if x < first or x > last:
-                continue
-            if x == last:                                   # the last bin is closed
-                row[top] += 1
-                continue
-            b = np.uintp(int((x - first) * scale))          # a guess, then exact:
-            if b > top:
-                b = top
-            while b > zero and x < edges[b]:                # edges[b] <= x
-                b -= one
-            while b < top and x >= edges[b + one]:          # x < edges[b + 1]
-                b += one
-            row[b] += 1
+def bin_limits(origins: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Absolute times that split each window into its bins, shape (n_windows, n_bins + 1).
+
+    A spike at ``t`` lies in bin ``j`` of window ``w`` exactly when
+    ``limits[w, j] <= t < limits[w, j + 1]``: the same spikes the walkthrough's
+    ``t - origin`` and ``np.histogram(..., edges)`` put there, last bin closed, and
+    nothing outside ``origin <= t <= end``.
+    """
+    o = origins[:, None]
+    limits = _first_time_where(o, edges[None, :], strict=False)
+    limits[:, 0] = np.maximum(limits[:, 0], origins)                # and t >= origin
+    past_last = _first_time_where(origins, np.full_like(origins, edges[-1]), strict=True)
+    limits[:, -1] = np.minimum(past_last, np.nextafter(ends, np.inf))   # t <= end
+    return limits
 
 
-@numba.njit(cache=True, nogil=True)
-def _count_units(addresses, sizes, units, origins, ends, edges, out, problems):
-    """For each position ``k`` in ``units``: check unit k's spike times
-    (:func:`_train_problem`, into ``problems[k]``) and, if they are sound, count them
-    (:func:`_count_unit`). Unit k's times are ``sizes[k]`` contiguous float64 at memory
-    address ``addresses[k]``. One call handles many units, so a thread releases the GIL
-    once, not once per unit."""
-    for k in units:
-        t = numba.carray(_float64_pointer(addresses[k]), (sizes[k],))
-        problems[k] = _train_problem(t)
+def _train_problem(t: np.ndarray) -> int:
+    """0 if ``t`` is finite and sorted, 1 if it holds NaN or infinite values, 2 if it is
+    not sorted. Checked on every call (the arrays may have been edited in place)."""
+    if (t[1:] >= t[:-1]).all():         # False next to a NaN: sorted means no NaN, and
+        ends = t[[0, -1]] if t.size else t      # infinities could only sit at the ends
+        return 0 if np.isfinite(ends).all() else 1
+    return 1 if not np.isfinite(t).all() else 2
+
+
+def _count_numpy(trains: list[np.ndarray], limits: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (n_units, n_windows, n_bins) and problem codes, in plain NumPy.
+
+    For each unit, one ``np.searchsorted`` finds how many spikes come before every bin
+    limit of every window; the differences between neighbours are the counts. Units are
+    shared between two threads (``searchsorted`` runs without the GIL).
+    """
+    n_windows, n_limits = limits.shape
+    flat = limits.ravel()
+    out = np.empty((len(trains), n_windows, n_limits - 1), dtype=np.int32)
+    problems = np.zeros(len(trains), dtype=np.int8)
+
+    def count_unit(k):
+        problems[k] = _train_problem(trains[k])
         if problems[k] == 0:
-            _count_unit(t, origins, ends, edges, out[k])
+            before = np.searchsorted(trains[k], flat).reshape(n_windows, n_limits)
+            # bins cannot reach past the window's own first and last limits
+            before = np.clip(before, before[:, :1], before[:, -1:])
+            out[k] = np.diff(before, axis=1)
+
+    with ThreadPoolExecutor(_N_THREADS) as pool:
+        list(pool.map(count_unit, range(len(trains))))
+    return out, problems
 
 
-_N_JOBS = max(1, min(4, os.cpu_count() or 1))
-_POOL = ThreadPoolExecutor(_N_JOBS)
+_N_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _address(t: np.ndarray) -> int:
-    return t.__array_interface__["data"][0]
+class _FastKernel:
+    """numba's compiled kernel (:mod:`course_utils._spikes_numba`), loaded in a
+    background thread after the first count. Loading it costs more than a NumPy count
+    of a whole session, which is why the first call does not wait for it."""
+
+    def __init__(self):
+        self.module = None
+        self._lock = threading.Lock()
+        self._loader = None
+
+    def ready(self):
+        """The loaded module, or None (not loaded yet, or numba is not installed)."""
+        return self.module
+
+    def start(self):
+        """Start loading in the background, once."""
+        with self._lock:
+            if self._loader is None:
+                self._loader = threading.Thread(target=self._load, name="numba-kernel")
+                self._loader.start()
+
+    def wait(self):
+        """Load now and return the module (None without numba)."""
+        self.start()
+        self._loader.join()
+        return self.module
+
+    def _load(self):
+        try:
+            from . import _spikes_numba
+            _spikes_numba.warm_up()
+        except Exception:                       # no numba: NumPy counts everything
+            return
+        self.module = _spikes_numba
+
+
+_FAST = _FastKernel()
 
 
 def _raise_for(problems: np.ndarray) -> None:
-    """The error for trains that are not sorted or hold NaN or infinite times. Checked on
-    every call: a cache of arrays once found sound would miss later in-place edits."""
+    """The error for trains that are not sorted or hold NaN or infinite times."""
     for problem, what, fix in ((1, "hold NaN or infinite values", "drop them (t[np.isfinite(t)])"),
                                (2, "are not sorted", "sort them first (np.sort)")):
         bad = np.flatnonzero(problems == problem).tolist()
@@ -195,13 +217,17 @@ def _raise_for(problems: np.ndarray) -> None:
 
 
 def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.ndarray,
-                 edges: np.ndarray) -> np.ndarray:
-    """The counting kernel: int32 counts, shape (n_windows, n_bins, n_units).
+                 edges: np.ndarray, *, engine: str = "auto") -> np.ndarray:
+    """The counting step: int32 counts, shape (n_windows, n_bins, n_units).
 
     ``trains``: spike times per unit (s, sorted, finite); ``origins``, ``ends``: absolute
     window limits (s), shape (n_windows,); ``edges``: increasing, relative to each
-    origin. Compiled with numba; units are shared among threads.
+    origin. ``engine``: ``"numpy"`` (:func:`bin_limits`, then one ``np.searchsorted`` per
+    unit), ``"numba"`` (a compiled kernel, about 7x faster once loaded) or ``"auto"``:
+    numba once it has loaded in the background, NumPy until then. Counts are identical.
     """
+    if engine not in ("auto", "numpy", "numba"):
+        raise ValueError(f"engine must be 'auto', 'numpy' or 'numba', got {engine!r}")
     origins = np.ascontiguousarray(origins, dtype=np.float64)
     ends = np.ascontiguousarray(ends, dtype=np.float64)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
@@ -212,23 +238,16 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
                          f"{origins.shape} and {ends.shape}")
     if not (np.isfinite(origins).all() and np.isfinite(ends).all()):
         raise ValueError("window limits must be finite times (s), not NaN or infinite")
-    # the kernel reads the trains through their addresses: they must be contiguous
-    # float64 and stay referenced (by ``trains``) until every share has returned
     trains = [np.ascontiguousarray(t, dtype=np.float64) for t in trains]
-    n_units = len(trains)
-    addresses = np.array([_address(t) for t in trains], dtype=np.intp)
-    sizes = np.array([t.size for t in trains], dtype=np.intp)
-    out = np.empty((n_units, origins.size, edges.size - 1), dtype=np.int32)  # all written
-    problems = np.zeros(n_units, dtype=np.int8)       # unless a train is unsound: raised
-
-    def count_share(units, keep_alive=trains):    # (a running share still reads them)
-        _count_units(addresses, sizes, units, origins, ends, edges, out, problems)
-
-    shares = [np.arange(j, n_units, _N_JOBS) for j in range(_N_JOBS)]   # interleaved
-    helpers = [_POOL.submit(count_share, units) for units in shares[1:]]
-    count_share(shares[0])                          # this thread takes the first share
-    for helper in helpers:
-        helper.result()
+    fast = _FAST.wait() if engine == "numba" else _FAST.ready() if engine == "auto" else None
+    if engine == "numba" and fast is None:
+        raise RuntimeError("engine='numba' needs numba, which is not installed")
+    if fast is not None:
+        out, problems = fast.count(trains, origins, ends, edges)
+    else:
+        out, problems = _count_numpy(trains, bin_limits(origins, ends, edges))
+        if engine == "auto":
+            _FAST.start()           # after counting, so that it does not slow this call
     _raise_for(problems)
     return out.transpose(1, 2, 0)
 
@@ -237,7 +256,7 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
                bin_size: float | None = None, *, edges=None, unit_ids=None,
                window_dim: str = "window", event_coord: str = "event_time",
                window_coords: Mapping | None = None, unit_coords: Mapping | None = None,
-               max_gb: float = _checks.MAX_OUTPUT_GB) -> xr.DataArray:
+               max_gb: float = _checks.MAX_OUTPUT_GB, engine: str = "auto") -> xr.DataArray:
     """Spike counts of many units around many events.
 
     Parameters
@@ -255,6 +274,7 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
     window_coords, unit_coords : extra coordinates ``{name: values}`` along the windows
         and the units (e.g. stimulus names, brain areas).
     max_gb : refuse (``ValueError``, before counting) a result larger than this, in GB.
+    engine : how to count (:func:`count_spikes`); every engine gives the same counts.
 
     Returns
     -------
@@ -289,7 +309,7 @@ def bin_spikes(spike_times: Mapping, event_times, pre: float, post: float,
                         "fewer windows or fewer units")
     ids, trains = _as_spike_trains(spike_times, unit_ids)
     origins = events - pre
-    counts = count_spikes(trains, origins, events + post, edges)
+    counts = count_spikes(trains, origins, events + post, edges, engine=engine)
     centres = (edges[:-1] + edges[1:]) / 2 - pre
     coords = {event_coord: (window_dim, events.copy()), "time": centres,
               "unit": np.asarray(ids)}

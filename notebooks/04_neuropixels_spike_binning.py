@@ -158,7 +158,7 @@ assert abs(epochs["start_time"].iloc[0] - 84.49618798636119) < 1e-6
 
 # %% tags=["nbval-check-output"]
 started = time.perf_counter()
-counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
+counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1, epochs=epochs)
 print(f"counted {int(counts.sum()):,} spikes in {time.perf_counter() - started:.2f} s")
 
 # %%

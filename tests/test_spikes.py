@@ -1,9 +1,22 @@
 """Spike binning: identical to the walkthrough's per-unit loop on the same edges,
-including spikes on bin edges and window ends, empty units and windows past the end."""
+including spikes on bin edges and window ends, empty units and windows past the end.
+Every test runs with each counting engine (plain NumPy and numba's kernel)."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from course_utils.spikes import bin_spikes, count_spikes, window_edges
+from course_utils import spikes as spikes_module
+from course_utils.spikes import bin_limits, bin_spikes, count_spikes, window_edges
+
+
+@pytest.fixture(autouse=True, params=["numpy", "numba"])
+def engine(request, monkeypatch):
+    """Run the test with this engine as the default of bin_spikes and count_spikes."""
+    for function in (spikes_module.bin_spikes, spikes_module.count_spikes):
+        monkeypatch.setitem(function.__kwdefaults__, "engine", request.param)
+    return request.param
 
 
 def loop_counts(spike_times, unit_ids, starts, pre, post, edges):
@@ -182,3 +195,69 @@ def test_allensdk_counts_a_spike_on_a_shared_edge_in_both_bins():
     ours = bin_spikes(spikes, [0.0], 0.0, 1.0, 0.5)
     assert sdk[0, :, 0].tolist() == [1, 1]
     assert ours.values[0, :, 0].tolist() == [0, 1]
+
+
+def test_spikes_one_ulp_either_side_of_every_limit(engine):
+    """The NumPy engine compares absolute times with :func:`bin_limits` instead of
+    shifting spikes: spikes one ulp below, on and above ``origin + edge`` (and the
+    window's own ends), with origins of the size of a session's clock, land where the
+    walkthrough's ``t - origin`` puts them."""
+    rng = np.random.default_rng(5)
+    starts = np.sort(rng.uniform(100.0, 9000.0, 12))
+    pre, post = 0.3, 0.7
+    edges = np.arange(0, pre + post + 0.05, 0.1)      # 0.30000000000000004 and friends
+    exact = (starts[:, None] - pre) + edges[None, :]
+    near = np.concatenate([exact.ravel(), np.nextafter(exact, np.inf).ravel(),
+                           np.nextafter(exact, -np.inf).ravel(), starts + post,
+                           np.nextafter(starts + post, np.inf),
+                           np.nextafter(starts - pre, -np.inf)])
+    spikes = {1: np.sort(near), 2: np.sort(np.concatenate([near, rng.uniform(0, 9100, 500)]))}
+    counts = bin_spikes(spikes, starts, pre, post, edges=edges)
+    np.testing.assert_array_equal(counts.values,
+                                  loop_counts(spikes, [1, 2], starts, pre, post, edges))
+
+
+def test_bin_limits_known_answer():
+    # window from 1.0: bins [1, 1.5), [1.5, 2] (end 2.0 kept, the ulp above not)
+    limits = bin_limits(np.array([1.0]), np.array([2.0]), np.array([0.0, 0.5, 1.0]))
+    assert limits.tolist() == [[1.0, 1.5, np.nextafter(2.0, np.inf)]]
+
+
+def test_engines_agree_on_the_sample_session_scale():
+    """Many units and windows with realistic sizes: the two engines give identical
+    counts, equal to the loop."""
+    rng = np.random.default_rng(9)
+    trains = [np.sort(rng.uniform(0, 3000, int(n))) for n in rng.integers(0, 20000, 40)]
+    starts = np.sort(rng.uniform(10, 2900, 8))
+    edges = np.arange(0, 100.1, 0.1)
+    a = count_spikes(trains, starts - 10, starts + 90, edges, engine="numpy")
+    b = count_spikes(trains, starts - 10, starts + 90, edges, engine="numba")
+    np.testing.assert_array_equal(a, b)
+    spikes = dict(enumerate(trains))
+    np.testing.assert_array_equal(a, loop_counts(spikes, list(spikes), starts, 10, 90, edges))
+
+
+def test_first_call_counts_with_numpy_and_loads_numba_afterwards(tmp_path):
+    """In a fresh process the first call does not import numba; it starts loading the
+    kernel in the background, and a later call uses it."""
+    code = """
+import sys, numpy as np
+from course_utils import spikes
+trains = [np.array([0.5, 1.5])]
+args = (trains, np.array([0.0]), np.array([2.0]), np.array([0.0, 1.0, 2.0]))
+assert spikes.count_spikes(*args)[0, :, 0].tolist() == [1, 1]
+assert spikes._FAST.ready() is None
+spikes._FAST.wait()
+assert "numba" in sys.modules and spikes._FAST.ready() is not None
+assert spikes.count_spikes(*args)[0, :, 0].tolist() == [1, 1]
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="engine must be"):
+        count_spikes([np.array([1.0])], np.array([0.0]), np.array([2.0]),
+                     np.array([0.0, 2.0]), engine="fast")
