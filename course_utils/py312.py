@@ -36,6 +36,8 @@ from .config import REPO_ROOT
 STATE_DIR = REPO_ROOT / ".py312"
 VENV = STATE_DIR / "venv"
 SAMPLE = STATE_DIR / "offline_sample"
+#: The 3.12 run's own stored results (course_utils.reuse), apart from the 3.11 suite's.
+RESULTS = STATE_DIR / "results_cache"
 MAIN_LOCK = REPO_ROOT / "requirements.txt"
 PY312_LOCK = REPO_ROOT / "requirements-py312.txt"
 SIMULATOR = REPO_ROOT / "colab" / "simulate_colab.py"
@@ -194,7 +196,7 @@ def ensure_venv(interpreter: str) -> Path:
 def course_env() -> dict:
     """Environment of a Python 3.12 process using the course: the recipe's packages and
     the checkout first, the 3.12 sample."""
-    env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE))
+    env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE), COURSE_RESULTS_DIR=str(RESULTS))
     env["PYTHONPATH"] = os.pathsep.join([str(STATE_DIR / "packages"), str(REPO_ROOT)])
     return env
 
@@ -235,7 +237,7 @@ def run() -> int:
     except (RuntimeError, subprocess.CalledProcessError) as err:
         print(f"[3.12] FAILED to make the Python 3.12 venv: {err}")
         return 1
-    kernel_env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE))
+    kernel_env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE), COURSE_RESULTS_DIR=str(RESULTS))
     kernel_env.pop("PYTHONPATH", None)
     status, t_sim = _step(
         "the notebooks in simulated Colab kernels (numpy 2 preloaded); the first one's "

@@ -56,7 +56,8 @@ import numpy as np
 import seaborn as sns
 
 from course_utils.caches import open_ophys_cache
-from course_utils.experiments import load_session_traces, plane_clocks
+from course_utils.experiments import plane_clocks
+from course_utils.reuse import session_traces as remembered_session_traces
 from course_utils.tidy import tidy_traces
 
 OPHYS_SESSION = 854060305
@@ -93,10 +94,17 @@ first.dff_traces.head(3)
 # metadata we want, and lets each plane go. It returns an `xarray.Dataset`: three
 # trace variables sharing the dimensions *cell × time*, with each cell's plane,
 # area and depth attached as coordinates.
+#
+# Notebooks 03 and 05 need the same traces. So we call `load_session_traces` through
+# `course_utils.reuse.session_traces`, which keeps its result on disk with
+# [`joblib.Memory`](https://joblib.readthedocs.io/en/stable/memory.html): the first
+# call reads the planes, later calls (here or in another notebook) read the stored
+# result back in under a second. The stored result is used only if the NWB files and
+# the course's code are the ones it was computed from; otherwise it is computed again.
 
 # %%
 started = time.perf_counter()
-session_traces = load_session_traces(cache, OPHYS_SESSION, progress=True)
+session_traces = remembered_session_traces(cache, OPHYS_SESSION, progress=True)
 print(f"loaded in {time.perf_counter() - started:.0f} s")
 session_traces
 

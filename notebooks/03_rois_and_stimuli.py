@@ -56,7 +56,7 @@ import numpy as np
 
 from course_utils.alignment import event_triggered_responses, mean_sem
 from course_utils.caches import open_ophys_cache
-from course_utils.experiments import load_session_traces
+from course_utils import reuse
 from course_utils.plotting import (image_grid, outline_rois, plot_mean_sem,
                                    plot_response_heatmap)
 from course_utils.responses import stimulus_response_table
@@ -64,7 +64,8 @@ from course_utils.responses import stimulus_response_table
 OPHYS_SESSION = 854060305
 cache = open_ophys_cache()
 plane = cache.get_behavior_ophys_experiment(854759894)        # a VISp plane, 14 cells
-session_traces = load_session_traces(cache, OPHYS_SESSION)   # all 53 cells (notebook 02)
+# all 53 cells: notebook 02's load_session_traces, stored on disk (course_utils.reuse)
+session_traces = reuse.session_traces(cache, OPHYS_SESSION)
 
 # %% [markdown]
 # ## 1. The cell specimen table
@@ -112,6 +113,7 @@ plt.show()
 
 # %%
 stimulus = plane.stimulus_presentations
+reuse.stimulus_presentations(cache, 854759894, experiment=plane)   # kept for notebook 05
 print(stimulus["stimulus_block_name"].value_counts(), "\n")
 flashes = stimulus[stimulus["stimulus_block_name"] == "change_detection_behavior"]
 flashes[["start_time", "duration", "image_name", "is_change", "omitted"]].head(8)

@@ -58,6 +58,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from course_utils import reuse
 from course_utils.caches import open_ecephys_cache
 from course_utils.ecephys import (by_area, epoch_spike_counts, load_ecephys_session,
                                   stimulus_epochs, units_by_area)
@@ -199,6 +200,18 @@ back = load_netcdf(path)
 print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB; identical after reading back:",
       back.identical(counts))
 assert back.identical(counts)
+
+# %% [markdown]
+# Notebook 05 decodes from these counts. Rather than have it load the session again
+# (about 35 s), we keep them on disk with `course_utils.reuse` (a
+# [`joblib.Memory`](https://joblib.readthedocs.io/en/stable/memory.html) keyed by the
+# NWB file and the course's code). Given the session we already hold, it counts again
+# (a fraction of a second) and stores the result; notebook 05 reads it back.
+
+# %%
+kept = reuse.session_spike_counts(cache, SESSION, pre=10.0, post=90.0, bin_size=0.1,
+                                  session=session)
+assert kept.identical(counts)
 
 # %% [markdown]
 # The same file can be made without a notebook:

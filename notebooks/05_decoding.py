@@ -69,8 +69,8 @@ from sklearn.preprocessing import StandardScaler
 
 from course_utils.caches import open_ecephys_cache, open_ophys_cache
 from course_utils.decoding import decode, design_matrix, linear_svm, window_features
-from course_utils.ecephys import by_area, epoch_spike_counts, load_ecephys_session
-from course_utils.experiments import load_session_traces
+from course_utils import reuse
+from course_utils.ecephys import by_area
 from course_utils.memory import release_memory
 from course_utils.responses import stimulus_response_table
 
@@ -78,19 +78,21 @@ SEED = 0
 results = {}          # the numbers to compare, collected as we go
 
 # %% [markdown]
-# Section 7 decodes from notebook 04's Neuropixels spike counts. We count them now,
-# while the notebook holds little else: AllenSDK briefly needs about 1 GB to load a
-# Neuropixels session, and Binder gives about 2 GB in all. Only the counts are kept.
+# Section 7 decodes from notebook 04's Neuropixels spike counts, and sections 1-6 from
+# the traces of notebooks 02 and 03. Those notebooks kept them on disk
+# (`course_utils.reuse`, built on `joblib.Memory`), so here they are read back in a
+# second or two. Run on its own, this notebook computes them instead (about 70 s):
+# AllenSDK then briefly needs about 1 GB to load the Neuropixels session, so we fetch
+# the counts first, while the notebook holds little else.
 #
-# Deleting the session is not quite enough. Python frees it, but the C allocator keeps
-# the freed pages for later, so to the operating system (and to Binder's limit) the
-# notebook still looks nearly as big as at its peak. `release_memory` hands them back
-# and reports the resident memory before and after.
+# Deleting a loaded session is not quite enough to give its memory back: Python frees
+# it, but the C allocator keeps the freed pages for later, so to the operating system
+# (and to Binder's 2 GB limit) the notebook still looks nearly as big as at its peak.
+# `release_memory` hands them back and reports the resident memory before and after.
 
 # %%
-session = load_ecephys_session(open_ecephys_cache(), 756029989)
-counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1)
-del session                     # the counts hold all we need from it
+counts = reuse.session_spike_counts(open_ecephys_cache(), 756029989,
+                                    pre=10.0, post=90.0, bin_size=0.1)
 print(release_memory())
 print(dict(counts.sizes))
 
@@ -102,8 +104,8 @@ print(dict(counts.sizes))
 
 # %% tags=["nbval-check-output"]
 cache = open_ophys_cache()
-traces = load_session_traces(cache, 854060305)
-stimulus = cache.get_behavior_ophys_experiment(854759894).stimulus_presentations
+traces = reuse.session_traces(cache, 854060305)
+stimulus = reuse.stimulus_presentations(cache, 854759894)
 flashes = stimulus[stimulus["stimulus_block_name"] == "change_detection_behavior"]
 images = flashes[~flashes["omitted"].astype(bool)]
 

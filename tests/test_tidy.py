@@ -132,9 +132,16 @@ def test_trace_arrays(ophys_experiments):
         trace_array(ophys_experiments[EXPERIMENTS[1]], "spikes")
 
 
-def test_session_traces_plane_by_plane(ophys_cache, table, ophys_experiments):
-    from course_utils.experiments import load_session_traces
-    ds = load_session_traces(ophys_cache, OPHYS_SESSION)
+def test_session_traces_plane_by_plane(ophys_cache, table, ophys_experiments, tmp_path,
+                                       monkeypatch):
+    """load_session_traces, called through course_utils.reuse (as notebook 02 does):
+    the stored result reads back identical without loading any plane."""
+    from course_utils import reuse
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    ds = reuse.session_traces(ophys_cache, OPHYS_SESSION)
+    monkeypatch.setattr(reuse, "load_session_traces",
+                        lambda *a, **k: pytest.fail("the planes were loaded again"))
+    assert reuse.session_traces(ophys_cache, OPHYS_SESSION).identical(ds)
     assert dict(ds.sizes) == {"cell": 53, "frame": 48_331}
     assert set(ds.data_vars) == {"dff", "events", "filtered_events"}
     whole = session_trace_array(ophys_experiments, "dff")
