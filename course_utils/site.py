@@ -30,7 +30,7 @@ import nbformat
 
 from . import authoring
 from ._fs import swap_into_place
-from .cli import OUTPUT_DIR, execute_notebook
+from .runner import OUTPUT_DIR, execute_notebook
 from .config import REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 

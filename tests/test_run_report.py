@@ -2,8 +2,8 @@
 import nbformat
 import numpy as np
 
-from course_utils.cli import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
-                              execute_notebook, run_report)
+from course_utils.runner import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
+                                 execute_notebook, run_report)
 
 
 def test_execute_notebook_measures_the_kernels_peak(tmp_path):

@@ -1,0 +1,73 @@
+"""Run notebooks headless and report each one's time and peak memory against the
+course's budgets (``python -m course_utils run-notebooks``; the site builder reuses it)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ._fs import atomic_path
+from .config import REPO_ROOT
+
+#: Where executed copies of the notebooks go (never over the sources).
+OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
+
+#: The course's budgets on a 2-core machine (Binder gives about 2 GB of memory).
+COURSE_SECONDS_BUDGET = 180.0
+NOTEBOOK_MEMORY_BUDGET_GB = 1.5
+
+# Printed by a last cell the runner appends: the kernel's peak resident memory in bytes.
+# Linux: VmHWM, the high-water mark of this process's own memory (ru_maxrss would not do:
+# Linux carries it over from the parent through fork and exec, so a kernel started by a
+# big process would report the parent's peak). Elsewhere: ru_maxrss (bytes on macOS).
+_PEAK_PROBE = """\
+import resource as _r, sys as _s
+try:
+    _hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+    print(int(_hwm.split()[1]) * 1024)
+except OSError:
+    print(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform == "darwin" else 1024))
+"""
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 900) -> tuple[float, float]:
+    """Execute one notebook in its own folder and write the executed copy atomically to
+    ``out_dir``.
+
+    Returns
+    -------
+    seconds, peak_gb
+        Wall time of the run, and the kernel's peak resident memory in GB (10^9 bytes),
+        read in the kernel after the last cell (see ``_PEAK_PROBE``).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_PROBE))
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - started
+    probe = nb.cells.pop()
+    peak_gb = float("".join(o.get("text", "") for o in probe.outputs).strip() or "nan") / 1e9
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / path.name) as tmp:
+        nbformat.write(nb, str(tmp))
+    return seconds, peak_gb
+
+
+def run_report(rows: list[tuple[str, float, float]]) -> list[str]:
+    """Lines of the run report: one per notebook (time, peak memory), then the total,
+    each checked against the course's budgets."""
+    width = max([len(name) for name, _, _ in rows] + [8])
+    lines = [f"{'notebook':<{width}}  {'time':>8}  {'peak':>8}"]
+    for name, seconds, peak_gb in rows:
+        flag = "" if peak_gb <= NOTEBOOK_MEMORY_BUDGET_GB else \
+            f"  OVER the {NOTEBOOK_MEMORY_BUDGET_GB} GB budget"
+        lines.append(f"{name:<{width}}  {seconds:6.1f} s  {peak_gb:5.2f} GB{flag}")
+    total = sum(seconds for _, seconds, _ in rows)
+    flag = "within" if total <= COURSE_SECONDS_BUDGET else "OVER"
+    lines.append(f"{'total':<{width}}  {total:6.1f} s  {flag} the "
+                 f"{COURSE_SECONDS_BUDGET:.0f} s budget; every notebook's budget is "
+                 f"{NOTEBOOK_MEMORY_BUDGET_GB} GB")
+    return lines
