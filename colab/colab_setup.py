@@ -2,7 +2,7 @@
 
 Every notebook's first code cell clones the course (on Colab only) and calls
 :func:`setup` from this file. ``./course.sh test`` runs that cell on this checkout in a
-simulated Colab kernel (``course_utils/py312.py``). By hand, steps 1 and 2 are
+simulated Colab kernel (``course_utils/tools/py312.py``). By hand, steps 1 and 2 are
 ``python3.12 colab/colab_setup.py``.
 
 Steps

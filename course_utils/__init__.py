@@ -6,9 +6,9 @@ Two-photon: ``experiments`` (load planes, read traces), ``tidy`` (tidy trace tab
 ``alignment`` (event-triggered responses), ``responses`` (stimulus-response tables).
 Neuropixels: ``spikes`` (binned spike counts), ``ecephys`` (units by area, epochs).
 Both: ``decoding`` (scikit-learn decoding), ``plotting``, ``export`` (NetCDF files).
-Instructors: ``check`` (is the environment ready?), ``fetch`` (download the real files the
-notebooks use, listed by ``allen_files``, with ``download``: resumed and verified).
-Site: ``site`` (build-site: a static site of the executed notebooks), ``site_pages``
-(its pages and launch links).
+Across notebooks: ``reuse`` (results one notebook stores and a later one reads back).
+
+Instructors and maintainers: the ``tools`` subpackage (the command line
+``python -m course_utils``, the notebook runner, ``check``, ``fetch``, the site).
 """
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils.authoring import (CHECK_TAG, LEARNER_PLACEHOLDER, SOLUTION_TAG, clean,
+from course_utils.tools.authoring import (CHECK_TAG, LEARNER_PLACEHOLDER, SOLUTION_TAG, clean,
                                     course_notebooks, is_checked, learner_version, main,
                                     store_checked_outputs, write_notebook)
 
@@ -87,7 +87,7 @@ def test_write_notebook_never_overwrites_unasked(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_notebooks_are_clean_and_checked(path):
     nb = _read(path)
-    assert clean(nb) == nb, f"{path.name} has stray outputs: python -m course_utils.authoring clean"
+    assert clean(nb) == nb, f"{path.name} has stray outputs: python -m course_utils.tools.authoring clean"
     checked = [c for c in nb.cells if is_checked(c)]
     assert len(checked) >= 3, f"{path.name}: only {len(checked)} cells tagged {CHECK_TAG}"
     for cell in checked:
@@ -171,5 +171,5 @@ def test_pre_commit_hooks_use_the_pinned_tools():
         for requirement in hook["additional_dependencies"]:
             name, version = requirement.split("==")
             assert pins.get(name) == version, f"{requirement} differs from requirements.txt"
-    assert hooks["clean-notebooks"]["entry"] == "python -m course_utils.authoring clean"
+    assert hooks["clean-notebooks"]["entry"] == "python -m course_utils.tools.authoring clean"
     assert all(re.match(hooks["jupytext-sync"]["files"], f"notebooks/{p.name}") for p in NOTEBOOKS)

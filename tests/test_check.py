@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from course_utils import check
-from course_utils.cli import main
+from course_utils.tools import check
+from course_utils.tools.cli import main
 from course_utils.sample.build import MARKER
 
 from conftest import ECEPHYS_SESSION, EXPERIMENTS

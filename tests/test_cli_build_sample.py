@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from course_utils import sample as sample_module
-from course_utils.cli import main
+from course_utils.tools.cli import main
 from course_utils.sample import BuildReport, read_marker
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from course_utils import colab
+from course_utils.tools import colab
 from course_utils.config import GITHUB_BRANCH, GITHUB_REPOSITORY
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -6,7 +6,7 @@ import socket
 import numpy as np
 import pytest
 
-from course_utils.download import (HDF5_SIGNATURE, DownloadError, RemoteFile, download,
+from course_utils.tools.download import (HDF5_SIGNATURE, DownloadError, RemoteFile, download,
                                    is_hdf5, remote_size, require_reachable)
 
 from fake_http import FakeServer, without_proxies
@@ -158,7 +158,7 @@ def test_urls_must_be_http(tmp_path):
 
 
 def test_a_silent_host_times_out_after_the_short_connect_timeout(monkeypatch):
-    from course_utils import download as download_module
+    from course_utils.tools import download as download_module
 
     seen = []
 

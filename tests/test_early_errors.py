@@ -7,7 +7,7 @@ import xarray as xr
 
 from course_utils import caches
 from course_utils.alignment import event_triggered_responses, resample_traces
-from course_utils.cli import main
+from course_utils.tools.cli import main
 from course_utils.spikes import bin_spikes, window_edges
 
 

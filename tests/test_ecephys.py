@@ -85,7 +85,7 @@ def test_errors(ecephys_cache, ecephys_session, tmp_path, counts):
 
 
 def test_command_line_writes_the_same_file(tmp_path, counts, capsys):
-    from course_utils.cli import main
+    from course_utils.tools.cli import main
     out = tmp_path / "cli.nc"
     assert main(["bin-spikes", "--session", str(ECEPHYS_SESSION), "--bin-size", "0.1",
                  "--pre", "10", "--post", "90", "--out", str(out), "--quiet"]) == 0

@@ -5,7 +5,7 @@ import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from course_utils.py312 import expected_pins
+from course_utils.tools.py312 import expected_pins
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def test_benchmark_peers_are_pinned_and_listed():
 
 
 def test_readme_badges_launch_the_first_notebook_of_this_repository():
-    from course_utils.site_pages import launch_links
+    from course_utils.tools.site_pages import launch_links
 
     readme = (ROOT / "README.md").read_text()
     links = launch_links("01_loading_the_caches")

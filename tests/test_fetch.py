@@ -10,12 +10,12 @@ from collections import namedtuple
 import pandas as pd
 import pytest
 
-from course_utils import allen_files as af
-from course_utils import fetch as fetch_module
+from course_utils.tools import allen_files as af
+from course_utils.tools import fetch as fetch_module
 from course_utils.caches import OfflineSampleApi
-from course_utils.cli import main
-from course_utils.download import DownloadError
-from course_utils.fetch import execute, make_plan
+from course_utils.tools.cli import main
+from course_utils.tools.download import DownloadError
+from course_utils.tools.fetch import execute, make_plan
 
 from conftest import ECEPHYS_SESSION, EXPERIMENTS
 from fake_http import FakeServer, without_proxies

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from course_utils import colab
+from course_utils.tools import colab
 from course_utils._fs import atomic_path, current_umask
-from course_utils.authoring import write_notebook
+from course_utils.tools.authoring import write_notebook
 from course_utils.export import load_netcdf, save_netcdf
 
 from test_colab import SCRIPTS

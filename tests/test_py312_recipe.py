@@ -2,14 +2,14 @@
 listed differences, complete, and installed by the command its header shows.
 
 Whether every pin really installs and works on Python 3.12 is what the 3.12 run of
-`./course.sh test` (course_utils/py312.py) checks; these tests run on any Python."""
+`./course.sh test` (course_utils/tools/py312.py) checks; these tests run on any Python."""
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
-from course_utils import py312
+from course_utils.tools import py312
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 import nbformat
 import numpy as np
 
-from course_utils.runner import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
+from course_utils.tools.runner import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
                                  execute_notebook, run_report)
 
 

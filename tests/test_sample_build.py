@@ -141,7 +141,7 @@ def _fake_sample(target, current=True):
 
 def test_a_truncated_or_deleted_file_makes_the_sample_damaged(tmp_path):
     """Issue 14, item 10: a truncated NWB file was called healthy."""
-    from course_utils.check import check_sample
+    from course_utils.tools.check import check_sample
 
     target = tmp_path / "sample"
     nwb = _fake_sample(target)
@@ -216,7 +216,7 @@ def test_temporaries_of_dead_builds_are_removed_and_live_ones_kept(tmp_path, mon
 
 def test_check_says_when_the_sample_is_read_only(tmp_path, monkeypatch):
     """Issue 14, item 11: a read-only sample passed check, then open_ophys_cache failed."""
-    from course_utils import check
+    from course_utils.tools import check
 
     target = tmp_path / "sample"
     _fake_sample(target)

@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from course_utils.cli import main
+from course_utils.tools.cli import main
 from course_utils.config import allen_cache_dir, sample_dir
 from course_utils.experiments import load_experiments
 

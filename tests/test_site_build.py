@@ -11,9 +11,9 @@ import jupytext
 import nbformat
 import pytest
 
-from course_utils import cli
-from course_utils.site import MARKER, build_site, staleness
-from course_utils.site_pages import launch_links, parse_header, total_time
+from course_utils.tools import cli
+from course_utils.tools.site import MARKER, build_site, staleness
+from course_utils.tools.site_pages import launch_links, parse_header, total_time
 
 HEADER = """# 01 · A tiny lesson
 
@@ -194,7 +194,7 @@ def test_a_folder_that_is_not_a_site_is_never_replaced(tmp_path, course, capsys)
 
 def test_notebook_markup_is_sanitised_and_the_course_markup_kept():
     """Issue 14, item 16: notebook HTML and Markdown went to the site unescaped."""
-    from course_utils.site_pages import notebook_info, render_index, render_notebook_page
+    from course_utils.tools.site_pages import notebook_info, render_index, render_notebook_page
 
     header = HEADER.replace("1. draw a *line*;", "1. draw a [line](javascript:alert('obj'));")
     nb = nbformat.v4.new_notebook()

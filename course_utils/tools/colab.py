@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._fs import atomic_path
-from .config import GITHUB_BRANCH, GITHUB_REPOSITORY, REPO_ROOT
+from .._fs import atomic_path
+from ..config import GITHUB_BRANCH, GITHUB_REPOSITORY, REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -120,6 +120,12 @@ def update_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[str]:
         subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--sync", f"{name}.py"],
                        cwd=notebook_dir, check=True)
     return changed
+
+
+def register(sub) -> None:
+    """Add the ``colab-cells`` command to the course's command line."""
+    p = sub.add_parser("colab-cells", help="update the notebooks' Colab badge and setup cell")
+    p.set_defaults(func=cli_update)
 
 
 def cli_update(args=None) -> int:

@@ -12,7 +12,7 @@ The stored notebooks follow three rules, enforced here and by the tests:
   ``solution`` and leaves a cell to work in; nobody maintains them by hand.
 
 Only ``nbformat`` (and the light ``config``) is imported here, so the pre-commit hook can run this module
-(``python -m course_utils.authoring clean``) without the course's heavy dependencies.
+(``python -m course_utils.tools.authoring clean``) without the course's heavy dependencies.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from ._fs import atomic_path
-from .config import REPO_ROOT
+from .._fs import atomic_path
+from ..config import REPO_ROOT
 
 CHECK_TAG = "nbval-check-output"
 SOLUTION_TAG = "solution"
@@ -155,8 +155,8 @@ def clean_files(paths: list[Path], check: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.authoring clean|store-outputs|learner``."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.authoring",
+    """``python -m course_utils.tools.authoring clean|store-outputs|learner``."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.authoring",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

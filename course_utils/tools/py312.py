@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import REPO_ROOT
+from ..config import REPO_ROOT
 
 STATE_DIR = REPO_ROOT / ".py312"
 VENV = STATE_DIR / "venv"
@@ -259,6 +259,12 @@ def run() -> int:
     print(f"[3.12] {'passed' if not status else 'FAILED'}: venv {t_venv:.0f} s, simulated "
           f"Colab notebooks (incl. install and sample) {t_sim:.0f} s, tests {t_tests:.0f} s")
     return status
+
+
+def register(sub) -> None:
+    """Add the ``test-py312`` command to the course's command line."""
+    p = sub.add_parser("test-py312", help="test the Python 3.12 / Colab recipe")
+    p.set_defaults(func=cli_run)
 
 
 def cli_run(args=None) -> int:

@@ -2,7 +2,7 @@
 notebooks use into the real-data cache folder, where AllenSDK's caches look for them, so
 that with ``COURSE_DATA_SOURCE=allen`` the notebooks download none of them again.
 
-What it fetches is listed in :mod:`course_utils.allen_files`: for Visual Behavior 2P the
+What it fetches is listed in :mod:`course_utils.tools.allen_files`: for Visual Behavior 2P the
 release manifest, the four project tables and the NWB files of the six planes of session
 854060305; for Visual Coding Neuropixels the NWB file of session 756029989, then (through
 AllenSDK itself) the project tables and that session's unit metrics.
@@ -174,7 +174,7 @@ def _confirm(plan: Plan, yes: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """The ``fetch`` command."""
-    from .caches import _real_cache_dir
+    from ..caches import _real_cache_dir
 
     datasets = DATASETS if args.dataset == "both" else (args.dataset,)
     print(f"contacting the Allen servers for {' and '.join(datasets)} ...", flush=True)

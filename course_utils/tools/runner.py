@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ._fs import atomic_path
-from .config import REPO_ROOT
+from .._fs import atomic_path
+from ..config import REPO_ROOT
 
 #: Where executed copies of the notebooks go (never over the sources).
 OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"

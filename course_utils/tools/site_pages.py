@@ -1,7 +1,7 @@
 """The pages of the course site: what each notebook's first cell says about it, its launch
 links, and the HTML of a notebook page and of the index.
 
-The site is built by :mod:`course_utils.site`; this module only turns notebooks into
+The site is built by :mod:`course_utils.tools.site`; this module only turns notebooks into
 strings. Every page is self-contained: styles and figures are inlined, and the
 nbconvert scripts that would load require.js, MathJax, mermaid or widgets from a CDN
 are left out, so the site works offline.
@@ -17,7 +17,7 @@ from urllib.parse import quote
 import nbformat
 
 from .colab import without_badge
-from .config import GITHUB_BRANCH, GITHUB_REPOSITORY
+from ..config import GITHUB_BRANCH, GITHUB_REPOSITORY
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "site_templates"
 COURSE_TITLE = "Analysing Allen Brain Observatory data in Python"

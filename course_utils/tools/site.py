@@ -29,9 +29,9 @@ from typing import Callable
 import nbformat
 
 from . import authoring
-from ._fs import swap_into_place
+from .._fs import swap_into_place
 from .runner import OUTPUT_DIR, execute_notebook
-from .config import REPO_ROOT
+from ..config import REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
 NOTEBOOK_DIR = authoring.NOTEBOOK_DIR
@@ -92,7 +92,7 @@ def staleness(source: Path, executed: Path) -> str | None:
     if not executed.is_file():
         return "no executed copy"
     # Compared by content, not modification time: storing the checked outputs in the
-    # source (python -m course_utils.authoring store-outputs) must not invalidate a run.
+    # source (python -m course_utils.tools.authoring store-outputs) must not invalidate a run.
     done = nbformat.read(executed, as_version=4)
     if _cells(done) != _cells(nbformat.read(source, as_version=4)):
         return "executed copy's cells differ from the source"
@@ -175,7 +175,7 @@ def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
         notebook_info(nbformat.read(path, as_version=4), path.stem)
     executed_dir = Path(executed_dir)
     if any(staleness(path, executed_dir / path.name) for path in paths):
-        from .sample import ensure_sample
+        from ..sample import ensure_sample
         ensure_sample(progress=True)         # the notebooks read the offline sample
     report = SiteReport(out)
     pages = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version as installed_version
 from pathlib import Path
 
-from .config import REPO_ROOT, allen_cache_dir, data_source, sample_dir
+from ..config import REPO_ROOT, allen_cache_dir, data_source, sample_dir
 
 SETUP = "run ./course.sh setup (or pip install -r requirements.txt in this environment)"
 BUILD = "run python -m course_utils build-sample"
@@ -111,7 +111,7 @@ def check_nwb(root: Path | None = None) -> Check:
     try:
         from pynwb import NWBHDF5IO
 
-        from .sample import load_recipe
+        from ..sample import load_recipe
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
@@ -132,8 +132,8 @@ def check_nwb(root: Path | None = None) -> Check:
 def check_sample(root: Path | None = None) -> Check:
     """The offline sample exists, was built from the current recipe and code, and its
     files are those the build wrote (sizes and BLAKE2b hashes, about 1 s)."""
-    from .sample import is_current, read_marker
-    from .sample.build import damaged_files
+    from ..sample import is_current, read_marker
+    from ..sample.build import damaged_files
 
     root = root or sample_dir()
     marker = read_marker(root) if root.is_dir() else None
@@ -171,8 +171,8 @@ def _free_bytes(path: Path) -> int:
 def check_disk(root: Path | None = None, free_bytes=_free_bytes) -> Check:
     """Room to build (or rebuild) the sample: its budget, twice over while the new
     build sits beside the old one."""
-    from .sample import is_current
-    from .sample.build import BUDGET
+    from ..sample import is_current
+    from ..sample.build import BUDGET
 
     root = root or sample_dir()
     free = free_bytes(root)

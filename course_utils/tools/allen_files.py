@@ -1,5 +1,5 @@
 """Which real Allen files the notebooks use, where they come from, and where AllenSDK's
-caches look for them. :mod:`course_utils.fetch` downloads what this module lists.
+caches look for them. :mod:`course_utils.tools.fetch` downloads what this module lists.
 
 Visual Behavior 2P (``VisualBehaviorOphysProjectCache.from_s3_cache(cache_dir)``)
     The S3 bucket ``visual-behavior-ophys-data`` holds versioned release manifests under
@@ -26,7 +26,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .caches import ALLEN_HOSTS
+from ..caches import ALLEN_HOSTS
 from .download import DownloadError, RemoteFile, open_url
 
 VBO_PROJECT = "visual-behavior-ophys"
@@ -49,8 +49,8 @@ def base_url(dataset: str, override: str | None = None) -> str:
 def course_files() -> tuple[list[int], int]:
     """The six experiment (plane) ids of the course's ophys session and the
     Neuropixels session id, read from the sample recipe and the shipped release table."""
-    from .metadata import read_table
-    from .sample import load_recipe
+    from ..metadata import read_table
+    from ..sample import load_recipe
 
     recipe = load_recipe()
     table = read_table("vbo_ophys_experiment_table")

@@ -7,9 +7,14 @@ run-notebooks   execute the notebooks headless, in order; report each one's time
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
 check           is this environment ready for the course? (ok / FIX per line)
 fetch           download the real Allen files the notebooks use (before a workshop)
-build-site      a static site of the executed notebooks (course_utils.site)
+build-site      a static site of the executed notebooks (course_utils.tools.site)
 colab-cells     rewrite every notebook's Colab badge and setup cell from config.py
 test-py312      test the Python 3.12 / Colab recipe (part of ./course.sh test)
+
+Exit status: 0 done, 1 failed, 2 usage or input error, 130 interrupted.
+The notebook authoring commands (clean, store-outputs, learner) live in
+``python -m course_utils.tools.authoring``, which imports only nbformat so that the
+pre-commit hook runs it without the course's heavy dependencies.
 """
 from __future__ import annotations
 
@@ -18,13 +23,13 @@ import sys
 from pathlib import Path
 
 from .authoring import NOTEBOOK_DIR, course_notebooks
-from .metadata import VISUAL_AREAS
+from ..metadata import VISUAL_AREAS
 from .runner import OUTPUT_DIR, execute_notebook, run_report
 
 
 def _build_sample(args: argparse.Namespace) -> int:
-    from .sample import NotASampleError, build_sample, read_marker
-    from .config import sample_dir
+    from ..sample import NotASampleError, build_sample, read_marker
+    from ..config import sample_dir
 
     try:
         report = build_sample(force=args.force, progress=not args.quiet)
@@ -41,7 +46,7 @@ def _build_sample(args: argparse.Namespace) -> int:
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    from .sample import ensure_sample
+    from ..sample import ensure_sample
 
     paths = [Path(p) for p in args.notebooks] or course_notebooks()
     ensure_sample(progress=True)
@@ -68,11 +73,11 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 def _bin_spikes(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .caches import open_ecephys_cache
-    from .ecephys import epoch_spike_counts, load_ecephys_session, units_by_area
-    from .export import save_netcdf
+    from ..caches import open_ecephys_cache
+    from ..ecephys import epoch_spike_counts, load_ecephys_session, units_by_area
+    from ..export import save_netcdf
 
-    from .spikes import window_edges
+    from ..spikes import window_edges
 
     # everything that can be checked without data is checked before the slow part
     window_edges(args.pre, args.post, args.bin_size)          # raises ValueError
@@ -113,17 +118,20 @@ def _bin_spikes(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _register_build_sample(sub) -> None:
     p = sub.add_parser("build-sample", help="build the offline sample")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_build_sample)
+
+
+def _register_run_notebooks(sub) -> None:
     p = sub.add_parser("run-notebooks", help="execute the notebooks headless")
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all, in order)")
     p.set_defaults(func=_run_notebooks)
+
+
+def _register_bin_spikes(sub) -> None:
     p = sub.add_parser("bin-spikes", help="Neuropixels spike counts around stimulus epochs",
                        description="Count each visual-area unit's spikes in bins around the "
                        "start of every stimulus epoch and save them as NetCDF.")
@@ -137,17 +145,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
-    from . import check, fetch, site
-    check.register(sub)
-    fetch.register(sub)
-    site.register(sub)
-    from . import colab, py312
-    p = sub.add_parser("colab-cells", help="update the notebooks' Colab badge and setup cell")
-    p.set_defaults(func=colab.cli_update)
-    p = sub.add_parser("test-py312", help="test the Python 3.12 / Colab recipe")
-    p.set_defaults(func=py312.cli_run)
-    args = parser.parse_args(argv)
-    from .sample.build import NotASampleError
+
+
+def _commands() -> list:
+    """Every command, as a function that adds its subparser (name, arguments, handler)
+    to the command line: the one way commands are registered."""
+    from . import check, colab, fetch, py312, site
+    return [_register_build_sample, _register_run_notebooks, _register_bin_spikes,
+            check.register, fetch.register, site.register, colab.register, py312.register]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command. Exit status: 0 done, 1 failed, 2 a usage or input error (bad
+    arguments, unknown ids, a file that exists or is missing), 130 interrupted (Ctrl-C)."""
+    from .. import __version__
+    from ..sample.build import NotASampleError
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"course_utils {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in _commands():
+        register(sub)
+    args = parser.parse_args(argv)          # usage errors: argparse exits with 2
     try:
         return args.func(args)
     except (KeyError, ValueError, FileExistsError, FileNotFoundError, ConnectionError,
@@ -155,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err.args[0] if isinstance(err, KeyError) and err.args else err}",
               file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

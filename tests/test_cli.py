@@ -1,0 +1,50 @@
+"""The one command line: every command registered one way, --version, and exit codes
+(0 done, 1 failed, 2 usage or input error, 130 interrupted)."""
+import subprocess
+import sys
+
+import pytest
+
+from course_utils import __version__
+from course_utils.tools import cli
+
+
+def test_every_command_is_registered():
+    import argparse
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    for register in cli._commands():
+        register(sub)
+    assert set(sub.choices) == {"build-sample", "run-notebooks", "bin-spikes", "check",
+                                "fetch", "build-site", "colab-cells", "test-py312"}
+    assert all(callable(p.get_default("func")) for p in sub.choices.values())
+
+
+def test_version_and_usage_errors():
+    run = subprocess.run([sys.executable, "-m", "course_utils", "--version"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == f"course_utils {__version__}"
+    run = subprocess.run([sys.executable, "-m", "course_utils", "no-such-command"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "invalid choice" in run.stderr
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["bin-spikes", "--bin-size", "x", "--out", "a.nc"])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("raised, status, message", [
+    (KeyboardInterrupt(), 130, "interrupted"),
+    (ValueError("bad bin size"), 2, "error: bad bin size"),
+    (KeyError("unknown session 1"), 2, "error: unknown session 1"),
+])
+def test_exit_status(monkeypatch, capsys, raised, status, message):
+    def handler(args):
+        raise raised
+    monkeypatch.setattr(cli, "_run_notebooks", handler)
+    assert cli.main(["run-notebooks"]) == status
+    assert message in capsys.readouterr().err
+
+
+def test_a_failed_command_exits_1(monkeypatch):
+    monkeypatch.setattr(cli, "_run_notebooks", lambda args: 1)
+    assert cli.main(["run-notebooks"]) == 1
