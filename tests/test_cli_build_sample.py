@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from course_utils import sample as sample_module
 from course_utils.tools.cli import main
 from course_utils.sample import BuildReport, read_marker
@@ -48,3 +50,26 @@ def test_a_foreign_folder_is_refused_with_exit_code_2(tmp_path):
     assert run.stderr.startswith(f"error: {foreign} exists and is not a course sample")
     assert "Traceback" not in run.stderr
     assert [p.name for p in foreign.iterdir()] == ["keep.nwb"]
+
+
+def test_build_workers_fit_the_machine(monkeypatch):
+    """Two worker processes only where 2 CPUs and 3 GB are there; Binder's 1 CPU / 2 GB
+    gets one. COURSE_BUILD_WORKERS overrides, and a bad value is refused."""
+    from course_utils.sample import build
+    monkeypatch.delenv("COURSE_BUILD_WORKERS", raising=False)
+    for cpus, memory, workers in ((2, 24.0, 2), (1, 24.0, 1), (2, 2.0, 1), (8, 3.0, 2)):
+        monkeypatch.setattr(build, "_cpus", lambda: cpus)
+        monkeypatch.setattr(build, "_memory_gb", lambda: memory)
+        assert build.build_workers() == workers, (cpus, memory)
+    monkeypatch.setenv("COURSE_BUILD_WORKERS", "1")
+    monkeypatch.setattr(build, "_cpus", lambda: 8)
+    assert build.build_workers() == 1
+    monkeypatch.setenv("COURSE_BUILD_WORKERS", "many")
+    with pytest.raises(ValueError, match="expected 1 or 2"):
+        build.build_workers()
+
+
+def test_machine_readings_are_plausible():
+    from course_utils.sample import build
+    assert 1 <= build._cpus() <= (os.cpu_count() or 1)
+    assert 0.5 < build._memory_gb()
