@@ -3,6 +3,7 @@ the old one by a rename, so readers never see a half-written one, with the permi
 plain ``open()`` would have given."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -88,3 +89,13 @@ def swap_into_place(work: Path, target: Path) -> None:
     work.rename(target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def blake2b_of(path: Path) -> str:
+    """Hexadecimal BLAKE2b digest of a file (the hash AllenSDK's release manifests use;
+    the sample records it for every file it writes)."""
+    digest = hashlib.blake2b()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -24,6 +24,7 @@ SOURCES = ("sample", "allen")
 #: The repository root (the folder holding ``data/`` and ``notebooks/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 METADATA_DIR = DATA_DIR / "allen_metadata"
 RECIPE_PATH = DATA_DIR / "sample_recipe.toml"
 

@@ -27,7 +27,8 @@ import nbformat
 import pytest
 
 from course_utils.config import GITHUB_BRANCH, GITHUB_REPOSITORY
-from course_utils.tools.site import EXECUTED_DIR, build_site, course_notebooks
+from course_utils.tools.authoring import course_notebooks
+from course_utils.tools.site import EXECUTED_DIR, build_site
 
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

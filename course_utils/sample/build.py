@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._fs import swap_into_place
+from .._fs import blake2b_of, swap_into_place
 from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
 from ..metadata import read_table
 from .generate import generate_ecephys, generate_ophys, load_recipe
@@ -94,7 +94,7 @@ OWNER = ".course_build_owner"
 def _inventory(root: Path) -> dict:
     """``{relative path: {"size": bytes, "blake2b": hex}}`` of every file under ``root``
     but the marker (about 1 s for the whole sample)."""
-    return {p.relative_to(root).as_posix(): {"size": p.stat().st_size, "blake2b": _blake2b(p)}
+    return {p.relative_to(root).as_posix(): {"size": p.stat().st_size, "blake2b": blake2b_of(p)}
             for p in sorted(root.rglob("*")) if p.is_file() and p.name not in (MARKER, OWNER)}
 
 
@@ -114,7 +114,7 @@ def damaged_files(target: Path | None = None, hashes: bool = False) -> list[str]
         elif path.stat().st_size != expected["size"]:
             problems.append(f"{rel}: {path.stat().st_size:,} bytes, built with "
                             f"{expected['size']:,}")
-        elif hashes and _blake2b(path) != expected["blake2b"]:
+        elif hashes and blake2b_of(path) != expected["blake2b"]:
             problems.append(f"{rel}: contents changed since the build (hash differs)")
     return problems
 
@@ -273,18 +273,10 @@ def _vbo_tables(metadata_dir: Path, file_ids: dict) -> dict:
             "ophys_cells_table": read("ophys_cells_table")}
 
 
-def _blake2b(path: Path) -> str:
-    h = hashlib.blake2b()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_vbo_manifest(root: Path, metadata: dict, data: dict) -> None:
     def entry(rel):
         return {"url": VBO_URL + rel, "version_id": "course-sample",
-                "file_hash": _blake2b(root / f"{VBO_PROJECT}-{VBO_VERSION}" / rel)}
+                "file_hash": blake2b_of(root / f"{VBO_PROJECT}-{VBO_VERSION}" / rel)}
     name = f"{VBO_PROJECT}_manifest_v{VBO_VERSION}.json"
     manifest = {"project_name": VBO_PROJECT, "manifest_version": VBO_VERSION,
                 "metadata_file_id_column_name": "file_id",

@@ -26,6 +26,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .._fs import atomic_path
 from ..caches import ALLEN_HOSTS
 from .download import DownloadError, RemoteFile, open_url
 
@@ -175,9 +176,8 @@ def record_downloads(cache_dir: Path, manifest_name: str, files: list[RemoteFile
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def ecephys_nwb_file(cache_dir: Path, base: str, session_id: int) -> RemoteFile:

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from .._fs import atomic_path
-from ..config import REPO_ROOT
+from ..config import NOTEBOOK_DIR, REPO_ROOT
 
 CHECK_TAG = "nbval-check-output"
 SOLUTION_TAG = "solution"
@@ -32,9 +32,6 @@ LEARNER_PLACEHOLDER = "# Your answer here.\n"
 #: Notebook-level metadata worth keeping; anything else (widget state, language_info
 #: versions, editor state) is noise that differs between machines.
 KEEP_NOTEBOOK_METADATA = ("jupytext", "kernelspec")
-
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-
 
 def course_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     """The course's notebooks (``NN_name.ipynb``), in course order."""

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 from .._fs import atomic_path
-from ..config import GITHUB_BRANCH, GITHUB_REPOSITORY, REPO_ROOT
+from ..config import GITHUB_BRANCH, GITHUB_REPOSITORY, NOTEBOOK_DIR, REPO_ROOT
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: First line of the setup cell: how it is recognised when rewritten.
 CELL_MARKER = "# Google Colab only:"

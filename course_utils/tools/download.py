@@ -16,7 +16,6 @@ on a package the course does not already pin.
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -25,6 +24,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._fs import blake2b_of
 
 #: Seconds to wait for a connection (kept short: offline must fail fast).
 CONNECT_TIMEOUT = 5.0
@@ -123,15 +124,6 @@ def remote_size(url: str) -> int | None:
             return _total_from_content_range(response.headers.get("Content-Range"))[1]
         length = response.headers.get("Content-Length")
         return int(length) if length is not None and length.isdigit() else None
-
-
-def blake2b_of(path: Path) -> str:
-    """Hexadecimal BLAKE2b digest of a file (the hash AllenSDK's release manifests use)."""
-    digest = hashlib.blake2b()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_hdf5(path: Path) -> bool:

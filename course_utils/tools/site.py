@@ -31,10 +31,9 @@ import nbformat
 from . import authoring
 from .._fs import swap_into_place
 from .runner import OUTPUT_DIR, execute_notebook
-from ..config import REPO_ROOT
+from ..config import NOTEBOOK_DIR, REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
-NOTEBOOK_DIR = authoring.NOTEBOOK_DIR
 EXECUTED_DIR = OUTPUT_DIR                   # where run-notebooks leaves executed copies
 DEFAULT_OUT = REPO_ROOT / "outputs" / "site"
 MARKER = ".course-site.json"
@@ -56,14 +55,6 @@ class SiteReport:
                 for name, figures, run in self.pages]
         return [*rows, f"site of {len(self.pages)} notebooks built in {self.seconds:.1f} s: "
                        f"open {self.out / 'index.html'}"]
-
-
-def course_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The course notebooks (``[0-9]*.ipynb``) in course order; an error if none."""
-    paths = authoring.course_notebooks(notebook_dir)
-    if not paths:
-        raise FileNotFoundError(f"no course notebooks ([0-9]*.ipynb) in {notebook_dir}")
-    return paths
 
 
 def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -152,7 +143,8 @@ def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
     executed_dir : Path
         Where executed copies are reused from and (re)executed ones written to.
     notebooks : list of Path, optional
-        The .ipynb files in course order (default: :func:`course_notebooks`).
+        The .ipynb files in course order (default: the course's, from
+        :func:`course_utils.tools.authoring.course_notebooks`).
     overwrite : bool
         Replace an existing site.
     log : callable
@@ -169,7 +161,9 @@ def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
     started = time.perf_counter()
     out = Path(out).resolve()
     _check_target(out, overwrite)
-    paths = [Path(p) for p in notebooks] if notebooks else course_notebooks()
+    paths = [Path(p) for p in notebooks] if notebooks else authoring.course_notebooks()
+    if not paths:
+        raise FileNotFoundError(f"no course notebooks ([0-9]*.ipynb) in {NOTEBOOK_DIR}")
     for path in paths:                       # fail on bad sources before the slow part
         check_pair(path)
         notebook_info(nbformat.read(path, as_version=4), path.stem)
