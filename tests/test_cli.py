@@ -16,8 +16,13 @@ def test_every_command_is_registered():
     for register in cli._commands():
         register(sub)
     assert set(sub.choices) == {"build-sample", "run-notebooks", "bin-spikes", "check",
-                                "fetch", "build-site", "colab-cells", "test-py312"}
-    assert all(callable(p.get_default("func")) for p in sub.choices.values())
+                                "fetch", "build-site", "colab-cells", "test-py312",
+                                "notebooks"}
+    handled = {name for name, p in sub.choices.items() if callable(p.get_default("func"))}
+    assert handled == set(sub.choices) - {"notebooks"}
+    notebooks = sub.choices["notebooks"]._subparsers._group_actions[0].choices
+    assert set(notebooks) == {"clean", "store-outputs", "learner"}
+    assert all(callable(p.get_default("func")) for p in notebooks.values())
 
 
 def test_version_and_usage_errors():
@@ -48,3 +53,12 @@ def test_exit_status(monkeypatch, capsys, raised, status, message):
 def test_a_failed_command_exits_1(monkeypatch):
     monkeypatch.setattr(cli, "_run_notebooks", lambda args: 1)
     assert cli.main(["run-notebooks"]) == 1
+
+
+def test_authoring_commands_are_on_the_one_command_line(tmp_path, capsys):
+    from course_utils.tools.authoring import course_notebooks
+    first = course_notebooks()[0]
+    assert cli.main(["notebooks", "learner", "--out", str(tmp_path), str(first)]) == 0
+    assert (tmp_path / first.name).exists()
+    assert cli.main(["notebooks", "learner", "--out", str(tmp_path), str(first)]) == 2
+    assert "exists" in capsys.readouterr().err

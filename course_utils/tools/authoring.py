@@ -151,32 +151,43 @@ def clean_files(paths: list[Path], check: bool = False) -> list[Path]:
     return changed
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.tools.authoring clean|store-outputs|learner``."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.authoring",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(sub) -> None:
+    """Add ``clean``, ``store-outputs`` and ``learner`` to a command line's subparsers:
+    ``python -m course_utils notebooks ...`` and this module's own light entry point."""
     p = sub.add_parser("clean", help="strip outputs except the checked cells'")
     p.add_argument("notebooks", nargs="*", type=Path, help="default: the course's notebooks")
     p.add_argument("--check", action="store_true", help="only report; exit 1 if any is not clean")
+    p.set_defaults(func=_run, authoring="clean")
     p = sub.add_parser("store-outputs", help="store the checked cells' outputs from executed copies")
     p.add_argument("--executed", type=Path, required=True, help="folder of executed copies")
     p.add_argument("notebooks", nargs="*", type=Path, help="default: the course's notebooks")
+    p.set_defaults(func=_run, authoring="store-outputs")
     p = sub.add_parser("learner", help="write learner versions (no solutions)")
     p.add_argument("--out", type=Path, required=True, help="folder for the learner notebooks")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("notebooks", nargs="*", type=Path, help="default: the course's notebooks")
-    args = parser.parse_args(argv)
+    p.set_defaults(func=_run, authoring="learner")
+
+
+def register(sub) -> None:
+    """Add the ``notebooks`` command (clean, store-outputs, learner) to the course's
+    command line."""
+    p = sub.add_parser("notebooks", help="authoring: clean the stored notebooks, store "
+                       "checked outputs, write learner versions", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(p.add_subparsers(dest="authoring_command", required=True))
+
+
+def _run(args: argparse.Namespace) -> int:
     paths = [p for p in args.notebooks if p.suffix == ".ipynb"] or course_notebooks()
     try:
-        if args.command == "clean":
+        if args.authoring == "clean":
             changed = clean_files(paths, check=args.check)
             verb = "not clean" if args.check else "cleaned"
             for path in changed:
                 print(f"{verb}: {path}")
             return 1 if (args.check and changed) else 0
-        if args.command == "store-outputs":
+        if args.authoring == "store-outputs":
             for path in paths:
                 executed = args.executed / path.name
                 if not executed.exists():
@@ -194,6 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.tools.authoring clean|store-outputs|learner``: the same
+    commands as ``python -m course_utils notebooks ...``, importing only nbformat (for
+    the pre-commit hook)."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.authoring",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ build-site      a static site of the executed notebooks (course_utils.tools.site
 colab-cells     rewrite every notebook's Colab badge and setup cell from config.py
 test-py312      test the Python 3.12 / Colab recipe (part of ./course.sh test)
 
+notebooks       authoring: clean | store-outputs | learner (also runnable as
+                ``python -m course_utils.tools.authoring``, which imports only nbformat,
+                for the pre-commit hook)
+
 Exit status: 0 done, 1 failed, 2 usage or input error, 130 interrupted.
-The notebook authoring commands (clean, store-outputs, learner) live in
-``python -m course_utils.tools.authoring``, which imports only nbformat so that the
-pre-commit hook runs it without the course's heavy dependencies.
 """
 from __future__ import annotations
 
@@ -150,9 +151,10 @@ def _register_bin_spikes(sub) -> None:
 def _commands() -> list:
     """Every command, as a function that adds its subparser (name, arguments, handler)
     to the command line: the one way commands are registered."""
-    from . import check, colab, fetch, py312, site
+    from . import authoring, check, colab, fetch, py312, site
     return [_register_build_sample, _register_run_notebooks, _register_bin_spikes,
-            check.register, fetch.register, site.register, colab.register, py312.register]
+            check.register, fetch.register, site.register, colab.register, py312.register,
+            authoring.register]
 
 
 def main(argv: list[str] | None = None) -> int:

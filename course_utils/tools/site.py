@@ -83,7 +83,7 @@ def staleness(source: Path, executed: Path) -> str | None:
     if not executed.is_file():
         return "no executed copy"
     # Compared by content, not modification time: storing the checked outputs in the
-    # source (python -m course_utils.tools.authoring store-outputs) must not invalidate a run.
+    # source (python -m course_utils notebooks store-outputs) must not invalidate a run.
     done = nbformat.read(executed, as_version=4)
     if _cells(done) != _cells(nbformat.read(source, as_version=4)):
         return "executed copy's cells differ from the source"
