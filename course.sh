@@ -7,6 +7,9 @@
 #   ./course.sh setup  only create/update the environment in .venv
 #   ./course.sh bench  set up, add the benchmark peers, run benchmarks/*.py
 #   ./course.sh test312  only the Python 3.12 / Colab recipe's run (see colab/)
+#   ./course.sh lock   regenerate requirements.txt and binder/requirements.txt with uv from
+#                      pyproject.toml (maintainers; needs PyPI; keeps the current pins
+#                      unless you delete a line or pass --upgrade-package NAME)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -85,5 +88,17 @@ case "${1:-}" in
            "$PY" -m course_utils build-sample --quiet
            for script in benchmarks/[a-z]*.py; do echo "== $script"; "$PY" "$script"; done ;;
     lab)   setup; "$PY" -m course_utils build-sample; "$VENV/bin/jupyter" lab notebooks ;;
-    *)     sed -n '2,10p' "$0"; exit 2 ;;
+    lock)  shift
+           # uv in its own small venv (a maintainer tool, not part of the course)
+           [ -x .venv-lock/bin/uv ] || { "$(find_python)" -m venv .venv-lock &&
+               .venv-lock/bin/pip install --quiet --disable-pip-version-check uv==0.13.9; }
+           for extras in "--extra lab --extra test:requirements.txt" ":binder/requirements.txt"; do
+               # shellcheck disable=SC2086
+               .venv-lock/bin/uv pip compile pyproject.toml ${extras%%:*} "$@" \
+                   --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \
+                   --no-emit-package setuptools --no-emit-package wheel --no-annotate \
+                   --custom-compile-command "./course.sh lock" --quiet -o "${extras##*:}"
+           done
+           echo "wrote requirements.txt and binder/requirements.txt" ;;
+    *)     sed -n '2,14p' "$0"; exit 2 ;;
 esac
