@@ -225,15 +225,16 @@ def session_trace_array(experiments: Mapping[int, object], trace: str = "dff",
 
 def load_session_traces(cache, ophys_session_id: int,
                         metadata: Iterable[str] = SESSION_METADATA,
-                        exclude_invalid_rois: bool = True, progress: bool = False
-                        ) -> xr.Dataset:
+                        exclude_invalid_rois: bool = True, progress: bool = False,
+                        loaded: Mapping[int, object] | None = None) -> xr.Dataset:
     """Every cell's dF/F, events and filtered events for a whole session, loading one
     plane at a time.
 
     A loaded ``BehaviorOphysExperiment`` holds far more than its traces (the session's
     stimulus images alone take about 90 MB per plane), so keeping all eight planes of a
     mesoscope session in memory can exceed a 2 GB Binder or Colab machine. This loads
-    each plane, copies its traces out and lets the plane go.
+    each plane, copies its traces out and lets the plane go. Planes you already hold can
+    be passed as ``loaded`` (``{experiment_id: experiment}``) and are not read again.
 
     Returns
     -------
@@ -252,7 +253,8 @@ def load_session_traces(cache, ophys_session_id: int,
     metadata = list(metadata)
     parts, clocks = [], []
     for n, exp_id in enumerate(ids, 1):
-        experiment = load_experiments(cache, [exp_id])[exp_id]
+        held = (loaded or {}).get(exp_id)
+        experiment = held if held is not None else load_experiments(cache, [exp_id])[exp_id]
         cells = cell_table(experiment, exclude_invalid_rois)
         coords = _cell_coords(experiment, cells, metadata)
         clocks.append(_plane_timestamps(experiment))

@@ -99,14 +99,17 @@ def _remember(function, ignore: list[str], origin: dict, *args):
     return result
 
 
-def _traces(origin: dict, ophys_session_id: int, cache, progress: bool) -> xr.Dataset:
-    return load_session_traces(cache, ophys_session_id, progress=progress)
+def _traces(origin: dict, ophys_session_id: int, cache, progress: bool,
+            loaded) -> xr.Dataset:
+    return load_session_traces(cache, ophys_session_id, progress=progress, loaded=loaded)
 
 
-def session_traces(cache, ophys_session_id: int, progress: bool = False) -> xr.Dataset:
-    """:func:`course_utils.experiments.load_session_traces` (all defaults), stored on
-    disk: the first call reads every plane (about 30 s on the sample), later calls
-    read the stored Dataset back (under a second)."""
+def session_traces(cache, ophys_session_id: int, progress: bool = False,
+                   loaded=None) -> xr.Dataset:
+    """:func:`course_utils.experiments.load_session_traces` (default metadata, valid
+    ROIs), stored on disk: the first call reads every plane (about 30 s on the sample;
+    planes given in ``loaded``, ``{experiment_id: experiment}``, are not read again),
+    later calls read the stored Dataset back (under a second)."""
     ophys_session_id = _checks.id_value(ophys_session_id, "ophys session")
     table = cache.get_ophys_session_table()
     if ophys_session_id not in table.index:
@@ -114,8 +117,8 @@ def session_traces(cache, ophys_session_id: int, progress: bool = False) -> xr.D
                        f"session table (e.g. {list(table.index[:3])})")
     ids = table.loc[ophys_session_id, "ophys_experiment_id"]
     origin = data_origin(Path(cache.fetch_api.cache.cache_dir), ids)
-    return _remember(_traces, ["cache", "progress"], origin, ophys_session_id, cache,
-                     progress)
+    return _remember(_traces, ["cache", "progress", "loaded"], origin, ophys_session_id,
+                     cache, progress, loaded)
 
 
 def _counts(origin: dict, session_id: int, pre: float, post: float, bin_size: float,

@@ -138,7 +138,13 @@ def test_session_traces_plane_by_plane(ophys_cache, table, ophys_experiments, tm
     the stored result reads back identical without loading any plane."""
     from course_utils import reuse
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
-    ds = reuse.session_traces(ophys_cache, OPHYS_SESSION)
+    held = dict(list(ophys_experiments.items())[:3])      # planes the caller already has
+    read = []
+    real_get = type(ophys_cache).get_behavior_ophys_experiment
+    monkeypatch.setattr(type(ophys_cache), "get_behavior_ophys_experiment",
+                        lambda self, i: read.append(i) or real_get(self, i))
+    ds = reuse.session_traces(ophys_cache, OPHYS_SESSION, loaded=held)
+    assert sorted(read) == sorted(set(ophys_experiments) - set(held))   # only the others
     monkeypatch.setattr(reuse, "load_session_traces",
                         lambda *a, **k: pytest.fail("the planes were loaded again"))
     assert reuse.session_traces(ophys_cache, OPHYS_SESSION).identical(ds)
