@@ -254,6 +254,10 @@ def load_session_traces(cache, ophys_session_id: int,
     parts, clocks = [], []
     for n, exp_id in enumerate(ids, 1):
         held = (loaded or {}).get(exp_id)
+        if held is not None and held.metadata.get("ophys_experiment_id") != exp_id:
+            raise ValueError(f"loaded[{exp_id}] is experiment "
+                             f"{held.metadata.get('ophys_experiment_id')}: key each loaded "
+                             "plane by its own ophys_experiment_id")
         experiment = held if held is not None else load_experiments(cache, [exp_id])[exp_id]
         cells = cell_table(experiment, exclude_invalid_rois)
         coords = _cell_coords(experiment, cells, metadata)

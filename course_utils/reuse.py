@@ -29,13 +29,14 @@ import xarray as xr
 
 from . import _checks
 from .config import DATA_DIR, _folder_setting, data_source
-from .ecephys import epoch_spike_counts, load_ecephys_session
+from .ecephys import epoch_spike_counts, load_ecephys_session, session_id_of
 from .experiments import load_session_traces
 
 #: The most the results folder keeps, in GB (each result here is 20-60 MB).
 MAX_STORED_GB = 1.0
 
-_CODE = ("experiments.py", "ecephys.py", "spikes.py", "reuse.py")
+_CODE = ("experiments.py", "ecephys.py", "spikes.py", "_spikes_numba.py", "metadata.py",
+         "_checks.py", "reuse.py")
 
 
 def results_dir() -> Path:
@@ -135,6 +136,9 @@ def session_spike_counts(cache, session_id: int, pre: float = 10.0, post: float 
     session (about 35 s on the sample), unless ``session`` (that session, already
     loaded) is given; later calls read the stored counts back."""
     session_id = _checks.id_value(session_id, "Neuropixels session")
+    if session is not None and session_id_of(session) != session_id:
+        raise ValueError(f"session is session {session_id_of(session)}, not {session_id}: "
+                         "pass the session loaded for that id (or none)")
     folder = Path(cache.manifest_path).parent
     origin = data_origin(folder, [session_id])
     return _remember(_counts, ["cache", "session"], origin, session_id, float(pre),
@@ -152,6 +156,11 @@ def stimulus_presentations(cache, experiment_id: int, *, experiment=None) -> pd.
     first call it loads the experiment (about 8 s on the sample), unless ``experiment``
     (already loaded) is given."""
     experiment_id = _checks.id_value(experiment_id, "ophys experiment")
+    if experiment is not None:
+        held = experiment.metadata.get("ophys_experiment_id")
+        if held != experiment_id:
+            raise ValueError(f"experiment is experiment {held}, not {experiment_id}: pass "
+                             "the experiment loaded for that id (or none)")
     origin = data_origin(Path(cache.fetch_api.cache.cache_dir), [experiment_id])
     return _remember(_presentations, ["cache", "experiment"], origin, experiment_id,
                      cache, experiment)

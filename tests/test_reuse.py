@@ -128,3 +128,19 @@ def test_stimulus_presentations_are_stored_and_read_back(
     back = reuse.stimulus_presentations(ophys_cache, 854759894)
     assert kept.equals(expected) and back.equals(expected)
     assert list(back.dtypes) == list(expected.dtypes)
+
+
+def test_a_session_or_experiment_of_another_id_is_refused(
+        results, ecephys_cache, ecephys_session, ophys_cache, ophys_experiments):
+    """The stored result is filed under the id: a mismatched object would file wrong
+    data under it, so it is refused before any work."""
+    with pytest.raises(ValueError, match="not 754312389"):
+        reuse.session_spike_counts(ecephys_cache, 754312389, session=ecephys_session)
+    with pytest.raises(ValueError, match="is experiment 854759894, not 854759890"):
+        reuse.stimulus_presentations(ophys_cache, 854759890,
+                                     experiment=ophys_experiments[854759894])
+    from course_utils.experiments import load_session_traces
+    with pytest.raises(ValueError, match=r"loaded\[854759890\] is experiment 854759894"):
+        load_session_traces(ophys_cache, 854060305,
+                            loaded={854759890: ophys_experiments[854759894]})
+    assert not results.exists()
