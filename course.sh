@@ -7,7 +7,7 @@
 #   ./course.sh setup  only create/update the environment in .venv
 #   ./course.sh bench  set up, add the benchmark peers, run benchmarks/*.py
 #   ./course.sh test312  only the Python 3.12 / Colab recipe's run (see colab/)
-#   ./course.sh lock   regenerate requirements.txt and binder/requirements.txt with uv from
+#   ./course.sh lock   regenerate the three locks (3.11, Binder, 3.12/Colab) with uv from
 #                      pyproject.toml (maintainers; needs PyPI; keeps the current pins
 #                      unless you delete a line or pass --upgrade-package NAME)
 set -euo pipefail
@@ -88,17 +88,31 @@ case "${1:-}" in
            "$PY" -m course_utils build-sample --quiet
            for script in benchmarks/[a-z]*.py; do echo "== $script"; "$PY" "$script"; done ;;
     lab)   setup; "$PY" -m course_utils build-sample; "$VENV/bin/jupyter" lab notebooks ;;
-    lock)  shift
+    lock)  shift; setup
            # uv in its own small venv (a maintainer tool, not part of the course)
            [ -x .venv-lock/bin/uv ] || { "$(find_python)" -m venv .venv-lock &&
                .venv-lock/bin/pip install --quiet --disable-pip-version-check uv==0.13.9; }
-           for extras in "--extra lab --extra test:requirements.txt" ":binder/requirements.txt"; do
+           common=(--no-emit-package setuptools --no-emit-package wheel --no-annotate
+                   --custom-compile-command "./course.sh lock" --quiet)
+           for extras in "--extra notebooks --extra lab --extra test:requirements.txt" \
+                         "--extra notebooks:binder/requirements.txt"; do
                # shellcheck disable=SC2086
-               .venv-lock/bin/uv pip compile pyproject.toml ${extras%%:*} "$@" \
+               .venv-lock/bin/uv pip compile pyproject.toml ${extras%%:*} "$@" "${common[@]}" \
                    --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \
-                   --no-emit-package setuptools --no-emit-package wheel --no-annotate \
-                   --custom-compile-command "./course.sh lock" --quiet -o "${extras##*:}"
+                   -o "${extras##*:}"
            done
-           echo "wrote requirements.txt and binder/requirements.txt" ;;
+           # Python 3.12 (Colab): the analysis dependencies at requirements.txt's versions,
+           # except what 3.12 forces (course_utils/tools/py312.py: CHANGED, REMOVED)
+           work312=$(mktemp -d)
+           "$PY" -m course_utils.tools.py312 lock-inputs "$work312"
+           # shellcheck disable=SC2046
+           .venv-lock/bin/uv pip compile pyproject.toml "$@" "${common[@]}" \
+               --python-version 3.12 --python-platform x86_64-unknown-linux-gnu \
+               --override "$work312/overrides.txt" -c "$work312/constraints.txt" \
+               $(sed 's/^/--no-emit-package /' "$work312/removed.txt") \
+               -o "$work312/lock.txt"
+           cat "$work312/header.txt" "$work312/lock.txt" > requirements-py312.txt
+           rm -r "$work312"
+           echo "wrote requirements.txt, binder/requirements.txt and requirements-py312.txt" ;;
     *)     sed -n '2,14p' "$0"; exit 2 ;;
 esac
