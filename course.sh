@@ -43,6 +43,9 @@ setup() {
     "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
     "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -e .
     "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    # Compile the spike-counting kernel now (numba caches it beside its source), so that
+    # no notebook waits for it; numba recompiles by itself if the source changes.
+    "$PY" -c "from course_utils import _spikes_numba; _spikes_numba.warm_up()"
     echo "$want" > "$stamp"
 }
 
