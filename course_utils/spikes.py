@@ -105,8 +105,8 @@ def _first_time_where(origins: np.ndarray, values: np.ndarray, strict: bool) -> 
             break
         width = np.where(bracketed, width, width * 2)
     low, high = _order_key(low), _order_key(high)
-    while (high - low > 1).any():
-        middle = low + (high - low) // 2
+    while (high > low + 1).any():
+        middle = (low >> 1) + (high >> 1) + (low & high & 1)    # floor mean, no overflow
         yes = holds(_from_order_key(middle), o, v)
         high, low = np.where(yes, middle, high), np.where(yes, low, middle)
     c = c.copy()
