@@ -54,8 +54,20 @@ _LOADED_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def session_id_of(session) -> int:
     """The session's id: the one :func:`load_ecephys_session` was given, else AllenSDK's
     ``session.ecephys_session_id``."""
-    known = _LOADED_IDS.get(session)
+    try:
+        known = _LOADED_IDS.get(session)
+    except TypeError:                    # an object that cannot be weakly referenced
+        known = None
     return known if known is not None else int(session.ecephys_session_id)
+
+
+def loaded_with_defaults(session) -> bool:
+    """True for a session :func:`load_ecephys_session` loaded (AllenSDK's default unit
+    filters, from the course's cache)."""
+    try:
+        return session in _LOADED_IDS
+    except TypeError:
+        return False
 
 
 def stimulus_epochs(session, drop: Iterable[str] = NON_STIMULUS_EPOCHS) -> pd.DataFrame:

@@ -9,9 +9,11 @@ computes and stores, later calls (in any notebook) read the stored result back.
 
 A stored result is used only if it was computed from the same data by the same code.
 The key joblib hashes holds, besides the arguments, :func:`data_origin`: the data source,
-and the name, size and modification time of every NWB file read. Rebuilding the sample,
-switching to the Allen data or editing the course's code therefore recomputes. A
-notebook run on its own simply computes what is missing.
+the name, size and modification time of every NWB file read, a digest of the course's
+computing modules and the versions of Python and the libraries that read the files.
+Rebuilding the sample, switching to the Allen data, editing the course's code or
+upgrading AllenSDK therefore recomputes. A notebook run on its own simply computes what
+is missing.
 
 The results live in ``data/results_cache`` (or ``$COURSE_RESULTS_DIR``); deleting that
 folder, or ``results_memory().clear()``, forgets them all. At most
@@ -20,7 +22,9 @@ folder, or ``results_memory().clear()``, forgets them all. At most
 from __future__ import annotations
 
 import hashlib
+import sys
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import joblib
@@ -29,7 +33,8 @@ import xarray as xr
 
 from . import _checks
 from .config import DATA_DIR, _folder_setting, data_source
-from .ecephys import epoch_spike_counts, load_ecephys_session, session_id_of
+from .ecephys import (epoch_spike_counts, load_ecephys_session, loaded_with_defaults,
+                      session_id_of)
 from .experiments import load_session_traces
 
 #: The most the results folder keeps, in GB (each result here is 20-60 MB).
@@ -73,7 +78,18 @@ def data_origin(folder: Path, ids) -> dict:
             files.append((str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
     found = {int(Path(name).stem.rsplit("_", 1)[1]) for name, _, _ in files}
     return {"source": data_source(), "folder": str(Path(folder).resolve()), "files": files,
-            "complete": found == set(ids), "code": _code_digest()}
+            "complete": found == set(ids), "code": _code_digest(), "libraries": _libraries()}
+
+
+def _libraries() -> dict:
+    """Python's and the data libraries' versions: an upgrade recomputes."""
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in ("allensdk", "pynwb", "hdmf", "h5py", "numpy", "pandas", "xarray", "numba"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def _remember(function, ignore: list[str], origin: dict, *args):
@@ -141,6 +157,10 @@ def session_spike_counts(cache, session_id: int, pre: float = 10.0, post: float 
                          "pass the session loaded for that id (or none)")
     folder = Path(cache.manifest_path).parent
     origin = data_origin(folder, [session_id])
+    if session is not None and not loaded_with_defaults(session):
+        # a session opened another way (other unit filters, say) gives other counts:
+        # computed and returned, never stored under the default key
+        origin["complete"] = False
     return _remember(_counts, ["cache", "session"], origin, session_id, float(pre),
                      float(post), float(bin_size), cache, session)
 

@@ -145,7 +145,8 @@ def _count_numpy(trains: list[np.ndarray], limits: np.ndarray,
 
     For each unit, one ``np.searchsorted`` finds how many spikes come before every bin
     limit of every window; the differences between neighbours are the counts. Units are
-    shared between two threads (``searchsorted`` runs without the GIL).
+    shared between up to four threads, one per CPU (``searchsorted`` runs without the
+    GIL).
     """
     n_windows, n_limits = limits.shape
     flat = limits.ravel()
@@ -165,7 +166,8 @@ def _count_numpy(trains: list[np.ndarray], limits: np.ndarray,
     return out, problems
 
 
-_N_THREADS = max(1, min(4, os.cpu_count() or 1))
+_N_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else os.cpu_count() or 1))
 
 
 class _FastKernel:
@@ -175,6 +177,7 @@ class _FastKernel:
 
     def __init__(self):
         self.module = None
+        self.error = None          # why loading failed, if it did
         self._lock = threading.Lock()
         self._loader = None
 
@@ -199,7 +202,8 @@ class _FastKernel:
         try:
             from . import _spikes_numba
             _spikes_numba.warm_up()
-        except Exception:                       # no numba: NumPy counts everything
+        except Exception as err:            # no numba, or it failed: NumPy counts everything
+            self.error = err
             return
         self.module = _spikes_numba
 
@@ -233,6 +237,8 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     if edges.ndim != 1 or edges.size < 2 or not (np.diff(edges) > 0).all():
         raise ValueError("edges must be increasing, with at least two values")
+    if not np.isfinite(edges).all():
+        raise ValueError("edges must be finite (seconds from the window start)")
     if origins.ndim != 1 or origins.shape != ends.shape:
         raise ValueError(f"origins and ends must be 1-D and of one length, got shapes "
                          f"{origins.shape} and {ends.shape}")
@@ -241,7 +247,9 @@ def count_spikes(trains: Sequence[np.ndarray], origins: np.ndarray, ends: np.nda
     trains = [np.ascontiguousarray(t, dtype=np.float64) for t in trains]
     fast = _FAST.wait() if engine == "numba" else _FAST.ready() if engine == "auto" else None
     if engine == "numba" and fast is None:
-        raise RuntimeError("engine='numba' needs numba, which is not installed")
+        raise RuntimeError(f"engine='numba': numba's kernel could not be loaded "
+                           f"({type(_FAST.error).__name__}: {_FAST.error}); use "
+                           "engine='numpy' (same counts)")
     if fast is not None:
         out, problems = fast.count(trains, origins, ends, edges)
     else:

@@ -143,16 +143,13 @@ image_result.scores.round(3)
 # %% [markdown]
 # Is 0.7 really better than chance? A *permutation test* shuffles the labels many
 # times, repeats the whole cross-validation each time, and asks how often shuffled
-# labels score as well as the real ones. Each shuffle is an independent job, so
-# `n_jobs=2` runs them on both cores (scikit-learn hands them to joblib's worker
-# processes; the shuffles are still drawn here, in order, so the result is the same
-# as on one core).
+# labels score as well as the real ones.
 
 # %% tags=["nbval-check-output"]
 started = time.perf_counter()
 score, permuted, p_value = permutation_test_score(
     linear_svm(SEED), X.values, y.values, n_permutations=30, random_state=SEED,
-    cv=StratifiedKFold(5, shuffle=True, random_state=SEED), n_jobs=2)   # on both cores
+    cv=StratifiedKFold(5, shuffle=True, random_state=SEED))
 print(f"accuracy {score:.3f}; shuffled labels {permuted.mean():.3f} ± {permuted.std():.3f}; "
       f"p = {p_value:.3f} ({time.perf_counter() - started:.0f} s)")
 results["5-fold accuracy"] = score

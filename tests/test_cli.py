@@ -62,3 +62,9 @@ def test_authoring_commands_are_on_the_one_command_line(tmp_path, capsys):
     assert (tmp_path / first.name).exists()
     assert cli.main(["notebooks", "learner", "--out", str(tmp_path), str(first)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_notebooks_command_refuses_arguments_that_are_not_notebooks(tmp_path, capsys):
+    assert cli.main(["notebooks", "learner", "--out", str(tmp_path), "notes.py"]) == 2
+    assert "no .ipynb among" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -102,6 +102,12 @@ def test_spike_counts_on_the_sample_are_stored_and_read_back(
     back without loading the session. They equal epoch_spike_counts'."""
     expected = ecephys.epoch_spike_counts(ecephys_session, pre=10.0, post=90.0,
                                           bin_size=0.1)
+    # a session opened another way is counted but not stored under the default key
+    reuse.session_spike_counts(ecephys_cache, 756029989, 10, 90, 0.1,
+                               session=ecephys_session)
+    assert not results.exists()
+    # the fixture's session was opened as load_ecephys_session does (default filters)
+    monkeypatch.setitem(ecephys._LOADED_IDS, ecephys_session, 756029989)
     kept = reuse.session_spike_counts(ecephys_cache, 756029989, 10, 90, 0.1,
                                       session=ecephys_session)
     assert kept.identical(expected)
@@ -144,3 +150,18 @@ def test_a_session_or_experiment_of_another_id_is_refused(
         load_session_traces(ophys_cache, 854060305,
                             loaded={854759890: ophys_experiments[854759894]})
     assert not results.exists()
+
+
+def test_library_versions_are_part_of_the_key(results, data, monkeypatch):
+    calls = []
+    compute = counted(calls)
+    reuse._remember(compute, [], reuse.data_origin(data, [11]), 3)
+    monkeypatch.setattr(reuse, "_libraries", lambda: {"allensdk": "99"})
+    reuse._remember(compute, [], reuse.data_origin(data, [11]), 3)
+    assert calls == [3, 3]
+
+
+def test_session_id_of_an_object_without_weak_references():
+    from types import SimpleNamespace
+    assert ecephys.session_id_of(SimpleNamespace(ecephys_session_id=5)) == 5
+    assert not ecephys.loaded_with_defaults(SimpleNamespace())

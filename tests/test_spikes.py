@@ -261,3 +261,10 @@ def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="engine must be"):
         count_spikes([np.array([1.0])], np.array([0.0]), np.array([2.0]),
                      np.array([0.0, 2.0]), engine="fast")
+
+
+def test_infinite_edges_are_refused():
+    trains = [np.array([0.5, 1.5])]
+    for edges in ([0.0, 1.0, np.inf], [-np.inf, 0.0, 1.0]):
+        with pytest.raises(ValueError, match="edges must be finite"):
+            count_spikes(trains, np.array([0.0]), np.array([2.0]), np.array(edges))

@@ -179,7 +179,12 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    paths = [p for p in args.notebooks if p.suffix == ".ipynb"] or course_notebooks()
+    paths = [p for p in args.notebooks if p.suffix == ".ipynb"]
+    if args.notebooks and not paths:
+        print(f"error: no .ipynb among {[str(p) for p in args.notebooks]}; name the "
+              "notebooks (NN_name.ipynb), or none for all of them", file=sys.stderr)
+        return 2
+    paths = paths or course_notebooks()
     try:
         if args.authoring == "clean":
             changed = clean_files(paths, check=args.check)

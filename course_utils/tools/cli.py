@@ -159,7 +159,8 @@ def _commands() -> list:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command. Exit status: 0 done, 1 failed, 2 a usage or input error (bad
-    arguments, unknown ids, a file that exists or is missing), 130 interrupted (Ctrl-C)."""
+    arguments, unknown ids, a file that exists or is missing, no network for a command
+    that needs it), 130 interrupted (Ctrl-C)."""
     from .. import __version__
     from ..sample.build import NotASampleError
 

@@ -45,8 +45,8 @@ SIMULATOR = REPO_ROOT / "colab" / "simulate_colab.py"
 #: The differences between requirements-py312.txt and requirements.txt, and why.
 CHANGED = {"numpy": "1.26.4", "pandas": "2.2.3", "scipy": "1.11.4"}   # no cp312 wheels
 REMOVED = {"scikit-build", "distro"}                # build tool allensdk never imports
-#: Distributions the running Colab kernel has imported already (ipykernel needs them):
-#: left out of requirements-py312.txt, so the in-kernel switch never replaces them.
+#: psutil: the course imports it, but so does the running Colab kernel (ipykernel), which
+#: has its own; the hand-made lock left it to Colab, and the generated one does too.
 KERNEL_OWN = {"psutil"}
 #: The head of requirements-py312.txt, above uv's (./course.sh lock writes both).
 LOCK_HEADER = """\
