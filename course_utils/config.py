@@ -56,23 +56,24 @@ def data_source(source: str | None = None) -> str:
     return value
 
 
-def _folder_setting(name: str, default) -> Path:
+def _folder_setting(name: str, default, fix: str | None = None) -> Path:
     """The folder an environment variable names, or ``default`` when it is unset. Set but
-    empty is refused (it would silently mean the current folder)."""
+    empty is refused (it would silently mean the current folder); with ``fix`` (what to
+    point it at), so is an existing file."""
     value = os.environ.get(name)
     if value is not None and not value.strip():
         raise ValueError(f"{name} is set but empty; unset it (default {default}) or set it "
                          "to a folder")
-    return Path(value if value is not None else default).expanduser()
+    path = Path(value if value is not None else default).expanduser()
+    if fix is not None and path.exists() and not path.is_dir():
+        raise ValueError(f"{name}={path} is a file, not a folder; point it at {fix}")
+    return path
 
 
 def sample_dir() -> Path:
     """Folder holding the offline sample (``$COURSE_SAMPLE_DIR`` or ``data/offline_sample``)."""
-    path = _folder_setting("COURSE_SAMPLE_DIR", DATA_DIR / "offline_sample")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"COURSE_SAMPLE_DIR={path} is a file, not a folder; point it at a "
-                         "new or empty folder (the sample is built there)")
-    return path
+    return _folder_setting("COURSE_SAMPLE_DIR", DATA_DIR / "offline_sample",
+                           "a new or empty folder (the sample is built there)")
 
 
 def allen_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:

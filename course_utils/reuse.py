@@ -46,11 +46,8 @@ _CODE = ("experiments.py", "ecephys.py", "spikes.py", "_spikes_numba.py", "metad
 
 def results_dir() -> Path:
     """Folder of the stored results (``$COURSE_RESULTS_DIR`` or ``data/results_cache``)."""
-    path = _folder_setting("COURSE_RESULTS_DIR", DATA_DIR / "results_cache")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"COURSE_RESULTS_DIR={path} is a file, not a folder; point it at "
-                         "a folder for the stored results")
-    return path
+    return _folder_setting("COURSE_RESULTS_DIR", DATA_DIR / "results_cache",
+                           "a folder for the stored results")
 
 
 def results_memory() -> joblib.Memory:
