@@ -97,8 +97,11 @@ case "${1:-}" in
                .venv-lock/bin/pip install --quiet --disable-pip-version-check uv==0.13.9; }
            common=(--no-emit-package setuptools --no-emit-package wheel --no-annotate
                    --custom-compile-command "./course.sh lock" --quiet)
+           # Binder: pip installs binder/requirements.txt into repo2docker's own Jupyter
+           # server environment, so every package both hold stays at the server's version
+           # (binder/repo2docker-server-env.txt; course_utils/tools/binder.py says why)
            for extras in "--extra notebooks --extra lab --extra test:requirements.txt" \
-                         "--extra notebooks:binder/requirements.txt"; do
+                         "--extra notebooks -c binder/repo2docker-server-env.txt:binder/requirements.txt"; do
                # shellcheck disable=SC2086
                .venv-lock/bin/uv pip compile pyproject.toml ${extras%%:*} "$@" "${common[@]}" \
                    --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \

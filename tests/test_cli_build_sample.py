@@ -69,6 +69,20 @@ def test_build_workers_fit_the_machine(monkeypatch):
         build.build_workers()
 
 
+def test_one_worker_builds_in_this_process_two_in_worker_processes():
+    """With one worker the jobs run here, one after the other (a single pool worker
+    would run beside this process holding every queued job: 1.9 GB peak measured, against
+    1.55 GB inline, on Binder's 2 GB); with two, in two other processes."""
+    import os
+    from course_utils.sample import build
+    with build._jobs(1) as submit:
+        assert submit(os.getpid, ()).get() == os.getpid()
+        assert submit(divmod, (7, 2)).get() == (3, 1)
+    with build._jobs(2) as submit:
+        pids = {submit(os.getpid, ()).get() for _ in range(4)}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
 def test_machine_readings_are_plausible():
     from course_utils.sample import build
     assert 1 <= build._cpus() <= (os.cpu_count() or 1)

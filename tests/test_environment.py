@@ -5,6 +5,7 @@ import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from course_utils.tools.binder import read_server_env, server_env_from_conda_lock
 from course_utils.tools.py312 import expected_pins
 
 
@@ -69,14 +70,56 @@ def test_every_direct_dependency_is_pinned():
 def test_binder_gets_the_runtime_with_the_same_versions_and_no_jupyter_server_or_tests():
     """repo2docker brings its own JupyterLab and Jupyter server (jupyterlab 4.*,
     notebook 7.*): the image must not pin another over them, and learners' image holds
-    no test tools."""
+    no test tools. Packages the server does not hold are at requirements.txt's versions."""
     pins = {_norm(k): v for k, v in _pins(ROOT / "requirements.txt").items()}
     binder = {_norm(k): v for k, v in _pins(ROOT / "binder" / "requirements.txt").items()}
-    assert {k: pins.get(k) for k in binder} == binder
+    server = read_server_env()
+    own = {k: v for k, v in binder.items() if k not in server}
+    assert {k: pins.get(k) for k in own} == own
     unwanted = {"jupyterlab", "jupyter-server", "notebook", "notebook-shim", "jupyter-lsp",
                 "jupyterlab-server", "pytest", "nbval", "playwright", "coverage"}
     assert not unwanted & set(binder), sorted(unwanted & set(binder))
     assert {"allensdk", "ipykernel", "numba", "joblib"} <= set(binder)
+
+
+def test_binder_leaves_every_package_of_repo2docker_s_server_at_its_version():
+    """repo2docker pip-installs binder/requirements.txt into the environment of its own
+    Jupyter server (Python 3.11: one environment, ``repo2docker --no-build`` shows
+    ``${KERNEL_PYTHON_PREFIX}/bin/pip install -r binder/requirements.txt`` after the
+    server's conda lock). A different pin there would make pip replace a server package
+    (notebook 7.4 needs jupyterlab < 4.5, ...); pinned at the server's versions, pip has
+    nothing to replace."""
+    server = read_server_env()
+    # the vendored list is the real one: repo2docker 2026.4.0's Python 3.11 server
+    assert server["jupyterlab"] == "4.4.9" and server["notebook"] == "7.4.7"
+    assert server["jupyter-server"] == "2.17.0" and len(server) > 100
+    binder = {_norm(k): v for k, v in _pins(ROOT / "binder" / "requirements.txt").items()}
+    shared = set(binder) & set(server)
+    assert {"ipykernel", "tornado", "pyzmq", "traitlets", "jupyter-client"} <= shared
+    differ = {k: (binder[k], server[k]) for k in shared if binder[k] != server[k]}
+    assert not differ, f"binder pin vs repo2docker's server: {differ}; run ./course.sh lock"
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_the_server_env_is_read_from_repo2docker_s_conda_lock():
+    """conda names become PyPI names; C libraries and meta packages are left out."""
+    lock = "\n".join([
+        "# platform: linux-64", "@EXPLICIT",
+        "https://conda.anaconda.org/conda-forge/linux-64/python-3.11.14-hd63d673_2_cpython.conda#a",
+        "https://conda.anaconda.org/conda-forge/noarch/tzdata-2025b-h78e105d_0.conda#b",
+        "https://conda.anaconda.org/conda-forge/linux-64/brotli-python-1.1.0-py311h1ddb823_4.conda#c",
+        "https://conda.anaconda.org/conda-forge/noarch/typing_extensions-4.15.0-pyhcf101f3_0.conda#d",
+        "https://conda.anaconda.org/conda-forge/noarch/jupyterhub-base-5.4.0-pyh31011fe_0.conda#e",
+        "https://conda.anaconda.org/conda-forge/noarch/bleach-with-css-6.2.0-h82add2a_4.conda#f",
+        "https://conda.anaconda.org/conda-forge/linux-64/_openmp_mutex-4.5-2_gnu.tar.bz2#g",
+        "https://conda.anaconda.org/conda-forge/noarch/python-dateutil-2.9.0.post0-pyhe01879c_2.conda#h",
+    ])
+    assert server_env_from_conda_lock(lock) == {
+        "brotli": "1.1.0", "jupyterhub": "5.4.0", "python-dateutil": "2.9.0.post0",
+        "typing-extensions": "4.15.0"}
+    import pytest
+    with pytest.raises(ValueError, match="not a conda package"):
+        server_env_from_conda_lock("https://example.org/x/jupyterlab-4.4.9.whl")
 
 
 def test_the_installed_environment_is_consistent():

@@ -27,6 +27,7 @@ import threading
 import time
 import warnings
 import multiprocessing
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -355,11 +356,33 @@ def build_workers() -> int:
     return 2 if _cpus() >= 2 and _memory_gb() >= TWO_WORKER_MEMORY_GB else 1
 
 
-def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
+class _Done:
+    """A job run at once, in this process: the ``.get()`` of a pool's async result."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+
+@contextmanager
+def _jobs(workers: int):
+    """``submit(function, args)``: in ``workers`` processes, or with one worker in this
+    process, one job after the other. (A single pool worker would run beside this process,
+    which meanwhile holds every queued job's arrays: 1.9 GB at peak instead of about 1.)"""
+    if workers == 1:
+        yield lambda function, args: _Done(function(*args))
+        return
     # Pool.__exit__ terminates the workers, so an error or Ctrl-C stops them at once.
-    with multiprocessing.get_context().Pool(build_workers()) as pool:
+    with multiprocessing.get_context().Pool(workers) as pool:
+        yield pool.apply_async
+
+
+def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
+    with _jobs(build_workers()) as submit:
         # The Neuropixels session is the longest job: start it first, in its own worker.
-        futures = [pool.apply_async(_build_ecephys, (work / ECEPHYS_DIR, recipe, metadata_dir))]
+        futures = [submit(_build_ecephys, (work / ECEPHYS_DIR, recipe, metadata_dir))]
         ophys = generate_ophys(recipe, metadata_dir)
         progress(1, "ophys arrays generated")
         vbo_data = work / OPHYS_DIR / f"{VBO_PROJECT}-{VBO_VERSION}"
@@ -369,7 +392,7 @@ def _build_into(work: Path, recipe: dict, metadata_dir: Path, progress) -> None:
         for k, (exp_id, row) in enumerate(ophys.experiments.iterrows()):
             rel = f"behavior_ophys_experiments/behavior_ophys_experiment_{exp_id}.nwb"
             data_files[str(k)], file_ids[exp_id] = rel, k
-            futures.append(pool.apply_async(_write_ophys_experiment, (
+            futures.append(submit(_write_ophys_experiment, (
                 vbo_data / rel, row, ophys.task, ophys.planes[k], ophys.timestamps[k],
                 ophys.cell_ids[k], ophys.templates, recipe["ophys"], ophys.plane_groups[k],
                 ophys.group_count)))
