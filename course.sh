@@ -100,25 +100,35 @@ case "${1:-}" in
            # Binder: pip installs binder/requirements.txt into repo2docker's own Jupyter
            # server environment, so every package both hold stays at the server's version
            # (binder/repo2docker-server-env.txt; course_utils/tools/binder.py says why)
+           # All three are written into a scratch folder beside them first and moved into
+           # place only when every compile has succeeded: a failure leaves the old locks.
+           work=$(mktemp -d "$PWD/.lock-work.XXXXXX")
+           trap 'rm -rf "$work"' EXIT
+           # uv keeps an output file's current pins where they still fit (new ones only
+           # with --upgrade or --upgrade-package), so the scratch copies start as the locks
+           cp requirements.txt "$work/requirements.txt"
+           cp binder/requirements.txt "$work/binder-requirements.txt"
            for extras in "--extra notebooks --extra lab --extra test:requirements.txt" \
-                         "--extra notebooks -c binder/repo2docker-server-env.txt:binder/requirements.txt"; do
+                         "--extra notebooks -c binder/repo2docker-server-env.txt:binder-requirements.txt"; do
                # shellcheck disable=SC2086
                .venv-lock/bin/uv pip compile pyproject.toml ${extras%%:*} "$@" "${common[@]}" \
                    --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \
-                   -o "${extras##*:}"
+                   -o "$work/${extras##*:}"
            done
-           # Python 3.12 (Colab): the analysis dependencies at requirements.txt's versions,
-           # except what 3.12 forces (course_utils/tools/py312.py: CHANGED, REMOVED)
-           work312=$(mktemp -d)
-           "$PY" -m course_utils.tools.py312 lock-inputs "$work312"
+           # Python 3.12 (Colab): the analysis dependencies at the new requirements.txt's
+           # versions, except what 3.12 forces (course_utils/tools/py312.py: CHANGED, REMOVED)
+           mkdir "$work/py312"
+           "$PY" -m course_utils.tools.py312 lock-inputs "$work/py312" "$work/requirements.txt"
            # shellcheck disable=SC2046
            .venv-lock/bin/uv pip compile pyproject.toml "$@" "${common[@]}" \
                --python-version 3.12 --python-platform x86_64-unknown-linux-gnu \
-               --override "$work312/overrides.txt" -c "$work312/constraints.txt" \
-               $(sed 's/^/--no-emit-package /' "$work312/removed.txt") \
-               -o "$work312/lock.txt"
-           cat "$work312/header.txt" "$work312/lock.txt" > requirements-py312.txt
-           rm -r "$work312"
+               --override "$work/py312/overrides.txt" -c "$work/py312/constraints.txt" \
+               $(sed 's/^/--no-emit-package /' "$work/py312/removed.txt") \
+               -o "$work/py312/lock.txt"
+           cat "$work/py312/header.txt" "$work/py312/lock.txt" > "$work/requirements-py312.txt"
+           mv "$work/requirements.txt" requirements.txt
+           mv "$work/binder-requirements.txt" binder/requirements.txt
+           mv "$work/requirements-py312.txt" requirements-py312.txt
            echo "wrote requirements.txt, binder/requirements.txt and requirements-py312.txt" ;;
     *)     sed -n '2,14p' "$0"; exit 2 ;;
 esac

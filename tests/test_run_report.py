@@ -34,3 +34,26 @@ def test_report_flags_budgets():
     over = run_report([("03_c", COURSE_SECONDS_BUDGET + 1, NOTEBOOK_MEMORY_BUDGET_GB + 0.1)])
     assert "OVER the 1.5 GB budget" in over[1]
     assert "OVER the 180 s budget" in over[-1]
+
+
+def test_an_incomplete_run_does_not_claim_the_budget():
+    lines = run_report([("01_a", 10.0, 0.5)], failed=["02_b.ipynb"])
+    assert "within" not in lines[-1] and "OVER" not in lines[-1]
+    assert "1 failed (02_b.ipynb)" in lines[-1] and "not checked" in lines[-1]
+    assert run_report([], failed=["01_a.ipynb"])[-1].split()[:3] == ["total", "0.0", "s"]
+
+
+def test_the_kernel_talks_over_local_sockets(tmp_path, capfd):
+    # TCP ports on a shared server are reachable by every user; ipykernel warns about
+    # them on stderr. The runner's kernel uses Unix domain sockets, from any folder.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from ipykernel.kernelapp import IPKernelApp\n"
+        "print(IPKernelApp.instance().transport)")]
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    nbformat.write(nb, folder / "t.ipynb")
+    execute_notebook(folder / "t.ipynb", tmp_path / "out")
+    executed = nbformat.read(tmp_path / "out" / "t.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "ipc"
+    assert "without encryption" not in capfd.readouterr().err

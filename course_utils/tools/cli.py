@@ -65,7 +65,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
             continue
         rows.append((path.stem, seconds, peak_gb))
         print(f"  ok  {seconds:6.1f} s  peak {peak_gb:4.2f} GB", flush=True)
-    print("\n".join(run_report(rows)))
+    print("\n".join(run_report(rows, failed)))
     print(f"{len(paths) - len(failed)}/{len(paths)} notebooks ran; "
           f"executed copies in {OUTPUT_DIR}")
     return 1 if failed else 0

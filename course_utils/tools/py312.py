@@ -294,13 +294,14 @@ def cli_run(args=None) -> int:
     return run()
 
 
-def write_lock_inputs(folder: Path) -> None:
+def write_lock_inputs(folder: Path, main_lock: Path = MAIN_LOCK) -> None:
     """Files ``./course.sh lock`` gives uv for requirements-py312.txt: ``overrides.txt``
-    (:data:`CHANGED`), ``constraints.txt`` (requirements.txt's other pins, so that the
-    3.12 lock keeps the main lock's versions), ``removed.txt`` (:data:`REMOVED` and
-    :data:`KERNEL_OWN`) and ``header.txt`` (:data:`LOCK_HEADER`)."""
+    (:data:`CHANGED`), ``constraints.txt`` (``main_lock``'s other pins, by default
+    requirements.txt's, so that the 3.12 lock keeps the main lock's versions),
+    ``removed.txt`` (:data:`REMOVED` and :data:`KERNEL_OWN`) and ``header.txt``
+    (:data:`LOCK_HEADER`)."""
     folder = Path(folder)
-    main = read_pins(MAIN_LOCK)
+    main = read_pins(Path(main_lock))
     (folder / "overrides.txt").write_text("".join(f"{k}=={v}\n" for k, v in CHANGED.items()))
     (folder / "constraints.txt").write_text("".join(
         f"{name}=={version}\n" for key, (name, version) in main.items() if key not in CHANGED))
@@ -309,6 +310,6 @@ def write_lock_inputs(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["lock-inputs"] or len(sys.argv) != 3:
-        sys.exit("usage: python -m course_utils.tools.py312 lock-inputs FOLDER")
-    write_lock_inputs(Path(sys.argv[2]))
+    if sys.argv[1:2] != ["lock-inputs"] or len(sys.argv) not in (3, 4):
+        sys.exit("usage: python -m course_utils.tools.py312 lock-inputs FOLDER [MAIN_LOCK]")
+    write_lock_inputs(*map(Path, sys.argv[2:]))
