@@ -78,14 +78,19 @@ def open_ophys_cache(source: str | None = None, cache_dir: str | os.PathLike | N
 class OfflineSampleApi:
     """Stands in for the Allen warehouse API of a sample cache: any download request
     (something the sample does not hold) raises a clear ``ConnectionError`` at once,
-    without network traffic."""
+    without network traffic. ``root`` is the sample folder the cache reads."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = root
 
     def __getattr__(self, name):
         def refuse(*args, **kwargs):
             what = name.removeprefix("get_").replace("_", " ")
             raise ConnectionError(
                 f"The offline sample has no {what} for {args or kwargs}: it holds the "
-                "project tables and Neuropixels session 756029989 only. For other "
+                "project tables and Neuropixels session 756029989, and builds the "
+                "walkthrough's seven other sessions when asked (load_ecephys_session, "
+                "or python -m course_utils build-sample --more-sessions). For other "
                 "sessions, use the real data (source='allen', needs a network).")
         return refuse
 
@@ -101,9 +106,9 @@ def open_ecephys_cache(source: str | None = None, cache_dir: str | os.PathLike |
     from .sample import ECEPHYS_DIR
 
     if data_source(source) == "sample":
-        cache = EcephysProjectCache.from_warehouse(
-            manifest=str(_sample_path(ECEPHYS_DIR) / "manifest.json"))
-        cache.fetch_api = OfflineSampleApi()
+        root = _sample_path(ECEPHYS_DIR)
+        cache = EcephysProjectCache.from_warehouse(manifest=str(root / "manifest.json"))
+        cache.fetch_api = OfflineSampleApi(root.parent)
         cache.fetch_tries = 1
         return cache
     _check_reachable(ALLEN_HOSTS["ecephys"])

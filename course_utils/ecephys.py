@@ -32,6 +32,9 @@ def load_ecephys_session(cache, session_id: int):
 
     The session keeps AllenSDK's default unit quality filters (amplitude cut-off,
     presence ratio, ISI violations), so ``session.units`` lists the units that pass.
+    On the offline sample, one of the walkthrough's seven other sessions
+    (``course_utils.sample.more_sessions``) is built first if it is not yet (about
+    15-25 s, once).
     """
     session_id = _checks.id_value(session_id, "Neuropixels session")
     sessions = cache.get_session_table()
@@ -39,11 +42,24 @@ def load_ecephys_session(cache, session_id: int):
         raise KeyError(f"unknown Neuropixels session {session_id}: not in the cache's "
                        f"session table ({len(sessions)} sessions, e.g. "
                        f"{list(sessions.index[:3])})")
+    _build_on_demand(cache, session_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         session = cache.get_session_data(session_id)
     _LOADED_IDS[session] = session_id
     return session
+
+
+def _build_on_demand(cache, session_id: int) -> None:
+    """On a sample cache, build ``session_id`` if it is one the sample builds on demand."""
+    from .caches import OfflineSampleApi
+
+    api = getattr(cache, "fetch_api", None)
+    if isinstance(api, OfflineSampleApi) and api.root is not None:
+        from .sample.more_sessions import ensure_more_sessions, more_session_ids
+
+        if session_id in more_session_ids():
+            ensure_more_sessions([session_id], target=api.root)
 
 
 #: The id each session was loaded with. ``session.ecephys_session_id`` would give it too,

@@ -15,10 +15,11 @@ def test_every_check_passes_in_the_course_environment(sample_path, capsys, monke
     assert main(["check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [l.split()[:2] for l in lines[:-1]] == [
-        ["ok", "python"], ["ok", "packages"], ["ok", "sample"], ["ok", "nwb"], ["ok", "disk"],
-        ["ok", "source"]]
+        ["ok", "python"], ["ok", "packages"], ["ok", "sample"], ["ok", "sessions"],
+        ["ok", "nwb"], ["ok", "disk"], ["ok", "source"]]
     assert lines[-1] == "all checks passed"
-    assert "dF/F of 3 cells x 48331 frames" in lines[3]
+    assert "Neuropixels sessions built on demand are ready" in lines[3]
+    assert "dF/F of 3 cells x 48331 frames" in lines[4]
 
 
 def test_a_failing_check_prints_its_fix_and_exits_1(tmp_path, monkeypatch, capsys):

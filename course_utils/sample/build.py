@@ -86,6 +86,24 @@ CACHE_BOOKKEEPING = {f"{OPHYS_DIR}/_manifest_last_used.txt", f"{OPHYS_DIR}/_down
                      f"{ECEPHYS_DIR}/manifest.json"}
 
 
+#: The record a Neuropixels session built on demand keeps in its folder
+#: (``<ECEPHYS_DIR>/session_<id>/``; :mod:`.more_sessions`): its files and their hashes.
+SESSION_RECORD = ".course_session.json"
+
+
+def _on_demand_files(root: Path) -> set[str]:
+    """Files of the sessions built on demand, with their records (relative paths)."""
+    known = set()
+    for record in Path(root).glob(f"{ECEPHYS_DIR}/session_*/{SESSION_RECORD}"):
+        folder = record.parent.relative_to(root).as_posix()
+        known.add(f"{folder}/{SESSION_RECORD}")
+        try:
+            known.update(f"{folder}/{name}" for name in json.loads(record.read_text())["inventory"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return known
+
+
 #: Files an operating system leaves in folders it shows; never a reason to refuse.
 OS_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
 #: Written into every build's temporary folder: whose it is (host and process).
@@ -125,13 +143,15 @@ def foreign_files(target: Path) -> list[str]:
     root = Path(target)
     marker = read_marker(root) or {}
     made = set(marker.get("inventory") or ())
+    on_demand = _on_demand_files(root)
     tops = {OPHYS_DIR, ECEPHYS_DIR}
     found = []
     for p in sorted(root.rglob("*")):
         if not p.is_file() or p.name in (MARKER, OWNER):
             continue
         rel = p.relative_to(root).as_posix()
-        known = rel in made if made else rel.split("/", 1)[0] in tops   # old marker: by folder
+        known = (rel in made or rel in on_demand) if made else \
+            rel.split("/", 1)[0] in tops                           # old marker: by folder
         if not known and rel not in CACHE_BOOKKEEPING and p.name not in OS_LITTER:
             found.append(rel)
     return found

@@ -125,8 +125,14 @@ class EcephysSample:
                                               self.units, known)
 
 
-def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> EcephysSample:
-    """Generate the Neuropixels tables and the session named in ``recipe["ecephys"]``."""
+def ecephys_tables(recipe: dict, metadata_dir: Path = METADATA_DIR):
+    """The first draws of the Neuropixels stream: the shipped session's presentations,
+    then channels and units for every probe of the project.
+
+    Returns ``(rng, sessions, probes, presentations, channels, units)``; ``rng`` is the
+    stream, ready for the shipped session's spikes (:func:`generate_ecephys`). The
+    sessions built on demand (:mod:`.more_sessions`) call it for the same anatomy.
+    """
     cfg = recipe["ecephys"]
     _, rng = _streams(recipe)
     session_id = int(cfg["session_id"])
@@ -138,6 +144,15 @@ def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> Ecephys
     channels, units = ecephys_synth.make_anatomy(
         rng, probes, session_id, cfg["units"]["visual_area_counts"],
         cfg["units"]["failing_fraction"], cfg["units"].get("all_units"))
+    return rng, sessions, probes, presentations, channels, units
+
+
+def generate_ecephys(recipe: dict, metadata_dir: Path = METADATA_DIR) -> EcephysSample:
+    """Generate the Neuropixels tables and the session named in ``recipe["ecephys"]``."""
+    cfg = recipe["ecephys"]
+    session_id = int(cfg["session_id"])
+    rng, sessions, probes, presentations, channels, units = ecephys_tables(recipe,
+                                                                           metadata_dir)
     nwb_metadata = {k: cfg[k] for k in ("session_start_time", "rig_equipment_name",
                                         "invalid_times")}
     sample = EcephysSample(session_id, sessions, probes, channels, units, presentations,

@@ -162,6 +162,32 @@ def check_sample(root: Path | None = None) -> Check:
                  f"{marker.get('megabytes', '?')} MB)")
 
 
+def check_more_sessions(root: Path | None = None) -> Check:
+    """The Neuropixels sessions built on demand (course_utils.sample.more_sessions): none
+    built is fine; a built one must be whole (sizes and hashes)."""
+    from ..sample import read_marker
+    from ..sample.more_sessions import more_session_ids, session_problems
+
+    root = root or sample_dir()
+    ids = more_session_ids()
+    if read_marker(root) is None:
+        return Check("sessions", True, "none built (the sample is not built yet)")
+    problems = {i: session_problems(i, root, hashes=True) for i in ids}
+    built = [i for i, p in problems.items() if not p]
+    broken = {i: p for i, p in problems.items() if p and not p[0].endswith("not built")}
+    if broken:
+        first = next(iter(broken.values()))
+        return Check("sessions", False, f"{len(broken)} of the sessions built on demand "
+                     f"cannot be used: {'; '.join(first[:2])}",
+                     f"python -m course_utils build-sample --more-sessions "
+                     f"{' '.join(map(str, broken))} (rebuilds them)")
+    later = "" if len(built) == len(ids) else (
+        " (the others are built when notebook 06, bin-sessions or load_ecephys_session "
+        "first needs them)")
+    return Check("sessions", True, f"{len(built)} of the {len(ids)} Neuropixels sessions "
+                 f"built on demand are ready{later}")
+
+
 def _free_bytes(path: Path) -> int:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -226,8 +252,8 @@ def check_fetched(cache_dir: Path | None = None) -> Check:
 
 def run_checks() -> list[Check]:
     """Every check, in order."""
-    return [check_python(), check_packages(), check_sample(), check_nwb(), check_disk(),
-            *check_source()]
+    return [check_python(), check_packages(), check_sample(), check_more_sessions(),
+            check_nwb(), check_disk(), *check_source()]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,8 +30,11 @@ from .runner import OUTPUT_DIR, execute_notebook, run_report
 
 def _build_sample(args: argparse.Namespace) -> int:
     from ..sample import NotASampleError, build_sample, read_marker
+    from ..sample.more_sessions import checked_session_ids
     from ..config import sample_dir
 
+    if args.more_sessions is not None:      # wrong ids fail before any building
+        checked_session_ids(args.more_sessions or "all")
     try:
         report = build_sample(force=args.force, progress=not args.quiet)
     except NotASampleError as err:
@@ -43,6 +46,15 @@ def _build_sample(args: argparse.Namespace) -> int:
               f"(built {marker.get('built', '?')}; use --force to rebuild)")
     else:
         print("\n".join(report.lines()))
+    if args.more_sessions is not None:
+        from ..sample.more_sessions import ensure_more_sessions, more_session_ids
+
+        result = ensure_more_sessions(args.more_sessions or "all", progress=not args.quiet,
+                                      hashes=True)
+        if not result["built"]:
+            print(f"Neuropixels sessions {', '.join(map(str, more_session_ids()))}: "
+                  "all up to date" if not args.more_sessions else
+                  "the sessions asked for are up to date")
     return 0
 
 
@@ -123,6 +135,10 @@ def _register_build_sample(sub) -> None:
     p = sub.add_parser("build-sample", help="build the offline sample")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--more-sessions", nargs="*", metavar="ID",
+                   help="also build the other seven Neuropixels sessions of the walkthrough "
+                        "(all, or the ids given; normally built when notebook 06 or "
+                        "bin-sessions first needs them)")
     p.set_defaults(func=_build_sample)
 
 

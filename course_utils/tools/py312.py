@@ -47,7 +47,9 @@ CHANGED = {"numpy": "1.26.4", "pandas": "2.2.3", "scipy": "1.11.4"}   # no cp312
 REMOVED = {"scikit-build", "distro"}                # build tool allensdk never imports
 #: psutil: the course imports it, but so does the running Colab kernel (ipykernel), which
 #: has its own; the hand-made lock left it to Colab, and the generated one does too.
-KERNEL_OWN = {"psutil"}
+#: tornado: distributed needs it (>= 6.2), and the running kernel (ipykernel) has it
+#: loaded; colab/colab_setup.py never drops it (KERNEL_PACKAGES), so the lock leaves it out.
+KERNEL_OWN = {"psutil", "tornado"}
 #: The head of requirements-py312.txt, above uv's (./course.sh lock writes both).
 LOCK_HEADER = """\
 # The course's pinned run-time environment for Python 3.12 (Google Colab; see colab/).
@@ -59,7 +61,7 @@ LOCK_HEADER = """\
 #   - scikit-build, distro                     (a build tool allensdk declares, never imports)
 #   - Jupyter, the kernel and pytest           (Colab brings its own; CI adds them from
 #                                               requirements.txt, same versions)
-#   - psutil                                   (the running kernel's own)
+#   - psutil, tornado                          (the running kernel's own)
 # allensdk 2.16.2 declares numpy<1.24, pandas==1.5.3, scipy<1.11, so this file is
 # installed WITHOUT dependency resolution: it is complete (every package the course
 # imports at run time, and their dependencies), and `pip check` reports only those pins.
