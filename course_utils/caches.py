@@ -85,6 +85,8 @@ class OfflineSampleApi:
 
     def __getattr__(self, name):
         def refuse(*args, **kwargs):
+            if name == "get_session_data" and args:
+                _refuse_sample_session(int(args[0]))
             what = name.removeprefix("get_").replace("_", " ")
             raise ConnectionError(
                 f"The offline sample has no {what} for {args or kwargs}: it holds the "
@@ -93,6 +95,27 @@ class OfflineSampleApi:
                 "or python -m course_utils build-sample --more-sessions). For other "
                 "sessions, use the real data (source='allen', needs a network).")
         return refuse
+
+
+def _refuse_sample_session(session_id: int) -> None:
+    """The message for a session the sample holds or builds on demand whose file is not
+    there: not built yet, or unreadable (AllenSDK deletes a cached file it cannot open,
+    then asks the warehouse for it again)."""
+    from .sample import load_recipe
+    from .sample.more_sessions import more_session_ids
+
+    recipe = load_recipe()
+    if session_id in more_session_ids(recipe):
+        raise ConnectionError(
+            f"The offline sample builds Neuropixels session {session_id} on demand, and its "
+            "file is not there (not built yet, or unreadable and removed by AllenSDK). "
+            f"load_ecephys_session(cache, {session_id}) builds it, as does python -m "
+            f"course_utils build-sample --more-sessions {session_id}")
+    if session_id == int(recipe["ecephys"]["session_id"]):
+        raise ConnectionError(
+            f"The offline sample's file for Neuropixels session {session_id} is missing or "
+            "could not be read (AllenSDK deletes a cached file it cannot open). Rebuild "
+            "the sample: python -m course_utils build-sample --force")
 
 
 def open_ecephys_cache(source: str | None = None, cache_dir: str | os.PathLike | None = None):

@@ -44,7 +44,7 @@ def test_missing_session_in_the_sample_fails_without_deleting_anything(ecephys_c
                                                                        sample_path):
     before = sorted(p.name for p in (sample_path / "visual_coding_neuropixels").iterdir())
     with pytest.raises(ConnectionError, match="holds the project tables and Neuropixels session 756029989"):
-        ecephys_cache.get_session_data(719161530)      # real session, not in the sample
+        ecephys_cache.get_session_data(715093703)      # real session, not in the sample
     after = sorted(p.name for p in (sample_path / "visual_coding_neuropixels").iterdir())
     assert [p for p in after if p.startswith("session_")] == \
         [p for p in before if p.startswith("session_")]

@@ -15,7 +15,8 @@ def test_every_command_is_registered():
     sub = parser.add_subparsers()
     for register in cli._commands():
         register(sub)
-    assert set(sub.choices) == {"build-sample", "run-notebooks", "bin-spikes", "check",
+    assert set(sub.choices) == {"build-sample", "run-notebooks", "bin-spikes",
+                                "bin-sessions", "check",
                                 "fetch", "build-site", "colab-cells", "test-py312",
                                 "notebooks"}
     handled = {name for name, p in sub.choices.items() if callable(p.get_default("func"))}

@@ -35,6 +35,7 @@ import pandas as pd
 
 from .._fs import blake2b_of, swap_into_place
 from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
+from ..machine import usable_cpus as _cpus, usable_memory_gb as _memory_gb
 from ..metadata import read_table
 from .generate import generate_ecephys, generate_ophys, load_recipe
 
@@ -332,36 +333,6 @@ def _analysis_metrics(sample) -> pd.DataFrame:
 #: Memory the build needs with two worker processes (measured peak 2.66 GB, all
 #: processes together); below it, one worker builds the files one after another.
 TWO_WORKER_MEMORY_GB = 3.0
-
-
-def _cpus() -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, int(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-def _memory_gb() -> float:
-    """Memory this process may use (GB): the machine's, capped by a cgroup limit."""
-    limits = []
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-            if text != "max":
-                limits.append(int(text) / 1e9)
-        except (OSError, ValueError):
-            pass
-    try:
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9)
-    except (OSError, ValueError, AttributeError):
-        pass
-    return min(limits) if limits else float("inf")
 
 
 def build_workers() -> int:

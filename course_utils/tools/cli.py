@@ -5,6 +5,7 @@ Commands
 build-sample    build (or rebuild with --force) the offline sample
 run-notebooks   execute the notebooks headless, in order; report each one's time and peak memory
 bin-spikes      Neuropixels spike counts by visual area around stimulus epochs, to NetCDF
+bin-sessions    the same for many sessions at once, on Dask (a local or a running cluster)
 check           is this environment ready for the course? (ok / FIX per line)
 fetch           download the real Allen files the notebooks use (before a workshop)
 build-site      a static site of the executed notebooks (course_utils.tools.site)
@@ -167,9 +168,9 @@ def _register_bin_spikes(sub) -> None:
 def _commands() -> list:
     """Every command, as a function that adds its subparser (name, arguments, handler)
     to the command line: the one way commands are registered."""
-    from . import authoring, check, colab, fetch, py312, site
+    from . import authoring, bin_sessions, check, colab, fetch, py312, site
     return [_register_build_sample, _register_run_notebooks, _register_bin_spikes,
-            check.register, fetch.register, site.register, colab.register, py312.register,
+            bin_sessions.register, check.register, fetch.register, site.register, colab.register, py312.register,
             authoring.register]
 
 
