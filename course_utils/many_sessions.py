@@ -94,10 +94,14 @@ def connect(scheduler: str | None = None, n_workers: int | None = None):
 
 
 def prepare_sessions(session_ids: Iterable[int], source: str | None = None,
-                     progress: bool = True) -> None:
+                     progress: bool = True) -> dict[int, int]:
     """Make every session readable before the workers start: on the offline sample,
     build the ones it builds on demand; on real data, download each NWB file (AllenSDK's
-    cache is not safe to write from several processes at once)."""
+    cache is not safe to write from several processes at once).
+
+    Returns ``{session id: size of its NWB file in bytes}`` (0 if it could not be found),
+    which :func:`bin_sessions` uses to start the biggest sessions first.
+    """
     from .caches import open_ecephys_cache
 
     ids = [int(i) for i in session_ids]
@@ -112,9 +116,14 @@ def prepare_sessions(session_ids: Iterable[int], source: str | None = None,
         missing = [i for i in ids if i in more_session_ids()]
         if missing:
             ensure_more_sessions(missing, progress=progress)
-        return
-    for session_id in ids:                       # one after the other: downloads
-        cache.get_session_data(session_id)
+    else:
+        for session_id in ids:                   # one after the other: downloads
+            cache.get_session_data(session_id)
+    sizes = {}
+    for session_id in ids:
+        path = Path(cache.get_cache_path(None, cache.SESSION_NWB_KEY, session_id, session_id))
+        sizes[session_id] = path.stat().st_size if path.is_file() else 0
+    return sizes
 
 
 def _same_job(path: Path, pre: float, post: float, bin_size: float) -> bool:
@@ -142,6 +151,7 @@ def bin_session(session_id: int, out_dir: str | os.PathLike, pre: float = JOB["p
     from .caches import open_ecephys_cache
     from .ecephys import epoch_spike_counts, load_ecephys_session
     from .export import save_netcdf
+    from .memory import release_memory
 
     path = session_file(out_dir, session_id)
     if path.exists():
@@ -151,6 +161,8 @@ def bin_session(session_id: int, out_dir: str | os.PathLike, pre: float = JOB["p
                               "choose another output folder or delete it")
     session = load_ecephys_session(open_ecephys_cache(source), session_id)
     counts = epoch_spike_counts(session, pre=pre, post=post, bin_size=bin_size)
+    del session                        # about 1.2 GB for 756029989: hand it back before
+    release_memory()                   # the worker's next session
     path.parent.mkdir(parents=True, exist_ok=True)
     save_netcdf(counts, path)
     return str(path)
@@ -193,10 +205,13 @@ def bin_sessions(client, session_ids: Iterable[int], out_dir: str | os.PathLike,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     source = data_source(source)                         # the workers use this one too
-    prepare_sessions(ids, source, progress=progress)
+    sizes = prepare_sessions(ids, source, progress=progress)
+    # the biggest sessions first, so that no long one starts last while workers sit idle
+    rank = {i: r for r, i in enumerate(sorted(ids, key=lambda i: sizes[i]))}
     futures = {i: client.submit(bin_session, i, str(out_dir.resolve()), pre, post, bin_size,
-                                source, key=f"bin_session-{i}-{time.time_ns()}", pure=False)
-               for i in ids}
+                                source, key=f"bin_session-{i}-{time.time_ns()}", pure=False,
+                                priority=rank[i])
+               for i in sorted(ids, key=rank.get, reverse=True)}
     session_of = {future.key: i for i, future in futures.items()}
     results = {}
     with tqdm(total=len(ids), desc="sessions", unit="session", disable=not progress) as bar:
