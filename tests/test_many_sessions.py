@@ -48,8 +48,10 @@ def external_cluster(sample_path, tmp_path_factory):
     """A scheduler and a nanny with 2 worker processes, each its own OS process."""
     folder = tmp_path_factory.mktemp("cluster")
     scheduler_file = folder / "scheduler.json"
-    dask = str(Path(sys.executable).with_name("dask"))      # the venv's dask command
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+    # `dask scheduler` / `dask worker`, run by this interpreter (the Python 3.12 / Colab
+    # recipe installs packages into a folder, without the `dask` script)
+    dask = [sys.executable, "-m", "dask"]
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
                                "--no-dashboard", "--scheduler-file", str(scheduler_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
@@ -59,7 +61,7 @@ def external_cluster(sample_path, tmp_path_factory):
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
         procs.append(subprocess.Popen(
-            [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+            [*dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
              "--host", "127.0.0.1", "--local-directory", str(folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with distributed.Client(address) as client:
@@ -84,13 +86,14 @@ def test_a_local_cluster_of_two_processes_matches_the_serial_run(serial, tmp_pat
     assert len(pids) == 2 and os.getpid() not in pids          # real worker processes
     assert results == {i: str(session_file(tmp_path.resolve(), i)) for i in SESSIONS}
     _assert_same_files(tmp_path, serial)
-    # a rerun does no work: no file is written again
+    # a rerun does no work: no task runs, no file is written again
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
-        again = bin_sessions(client, SESSIONS, tmp_path, progress=False)
-    assert again == results
+        with distributed.get_task_stream(client) as tasks:
+            again = bin_sessions(client, SESSIONS, tmp_path, progress=False)
+    assert again == results and tasks.data == []
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
 
 
@@ -122,24 +125,35 @@ def test_a_worker_killed_mid_session_still_ends_with_every_file_complete(
     killed = []
 
     def kill_a_busy_worker(client):
-        # wait until a worker is running a session's job, let it load for a moment, kill it
-        for _ in range(1200):
-            busy = [w for w, keys in client.processing().items()
-                    if any(str(k).startswith("bin_session-") for k in keys)]
+        # wait until a worker has been running a session's job for 2 s (a job takes 20 s
+        # or more), check that it still is, and kill that worker's process
+        for _ in range(2400):
+            busy = {w: [k for k in keys if str(k).startswith("bin_session-")]
+                    for w, keys in client.processing().items()}
+            busy = {w: keys for w, keys in busy.items() if keys}
             if busy:
+                worker = next(iter(busy))
                 time.sleep(2.0)
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                if busy[worker][0] not in client.processing().get(worker, ()):
+                    continue
+                pid = client.run(os.getpid, workers=[worker])[worker]
                 os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+                killed.append(busy[worker][0])
                 return
             time.sleep(0.05)
+
+    def times_started(key):
+        return sum(1 for t in client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.transition_log))
+            if t[0] == key and t[2] == "processing")
 
     with distributed.Client(external_cluster) as client:
         killer = threading.Thread(target=kill_a_busy_worker, args=(client,))
         killer.start()
         results = bin_sessions(client, SESSIONS, tmp_path, progress=False)
         killer.join()
-    assert killed, "no worker was killed"
+        assert killed, "no worker was killed mid-session"
+        assert times_started(killed[0]) >= 2, "the killed session was not run again"
     assert all(isinstance(r, str) for r in results.values()), results
     _assert_same_files(tmp_path, serial)
 
@@ -186,8 +200,8 @@ def test_a_damaged_session_is_reported_by_id_and_the_rest_complete(serial, sampl
     assert not session_file(out, bad).exists() and not list(out.glob(".*.tmp"))
     assert load_netcdf(session_file(out, good)).identical(
         load_netcdf(session_file(serial, good)))
-    combined = load_netcdf(out / "population_rates.nc")
-    assert combined["session"].values.tolist() == [good]
+    assert "population_rates.nc not written" in done.stdout
+    assert not (out / "population_rates.nc").exists()
 
 
 def test_bad_arguments_fail_before_any_cluster_starts(tmp_path, capsys):
@@ -222,6 +236,8 @@ def test_default_workers_follow_cpus_and_memory(monkeypatch):
     assert default_workers() == 2
     monkeypatch.setattr(many, "usable_memory_gb", lambda: 2.0)      # Binder: 2 GB
     assert default_workers() == 1
+    monkeypatch.setattr(many, "usable_memory_gb", lambda: 3.4)      # 0.5 for the client
+    assert default_workers() == 1
     monkeypatch.setattr(many, "usable_memory_gb", lambda: 0.5)
     assert default_workers() == 1
     monkeypatch.setattr(many, "usable_cpus", lambda: 8)
@@ -239,3 +255,30 @@ def test_an_unreadable_sample_session_says_how_to_rebuild_it():
         api.get_session_data(756029989)
     with pytest.raises(ConnectionError, match="use the real data"):
         api.get_session_data(715093703)
+
+
+def test_files_of_another_job_or_other_data_are_refused_before_any_work(serial, tmp_path):
+    from course_utils.export import save_netcdf
+
+    session_id = SESSIONS[0]
+    counts = load_netcdf(session_file(serial, session_id))
+    assert counts.attrs["data_source"] == "sample" and len(counts.attrs["sample_sha256"]) == 64
+    other_build = counts.copy()
+    other_build.attrs["sample_sha256"] = "0" * 64               # an older sample
+    (tmp_path / "a").mkdir()
+    save_netcdf(other_build, session_file(tmp_path / "a", session_id))
+    with pytest.raises(FileExistsError, match="from other data"):
+        bin_sessions(None, [session_id], tmp_path / "a")   # (no client needed to refuse)
+    (tmp_path / "b").mkdir()
+    shutil.copy(session_file(serial, session_id), session_file(tmp_path / "b", session_id))
+    with pytest.raises(FileExistsError, match="another job"):
+        bin_sessions(None, [session_id], tmp_path / "b", bin_size=0.05)
+    with pytest.raises(FileExistsError, match="from other data"):
+        bin_session(session_id, tmp_path / "a")
+
+
+def test_a_scheduler_that_does_not_answer_is_named():
+    from course_utils.many_sessions import connect
+
+    with pytest.raises(ConnectionError, match="no Dask scheduler answered at tcp://127.0.0.1:1"):
+        connect("tcp://127.0.0.1:1", timeout=2)

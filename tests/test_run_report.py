@@ -1,4 +1,6 @@
 """The run command's report: each notebook's time and the kernel's peak memory."""
+from pathlib import Path
+
 import nbformat
 import numpy as np
 
@@ -53,7 +55,13 @@ def test_the_kernel_talks_over_local_sockets(tmp_path, capfd):
     folder = tmp_path / "elsewhere"
     folder.mkdir()
     nbformat.write(nb, folder / "t.ipynb")
+    from jupyter_core.paths import jupyter_runtime_dir
+    runtime = Path(jupyter_runtime_dir())
+    sockets_before = set(runtime.glob("kernel-*-ipc-*")) if runtime.is_dir() else set()
     execute_notebook(folder / "t.ipynb", tmp_path / "out")
     executed = nbformat.read(tmp_path / "out" / "t.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "ipc"
     assert "without encryption" not in capfd.readouterr().err
+    # the sockets go with the kernel, and none lands in the notebook's folder
+    assert set(runtime.glob("kernel-*-ipc-*")) == sockets_before
+    assert [p.name for p in folder.iterdir()] == ["t.ipynb"]

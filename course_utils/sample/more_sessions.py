@@ -1,10 +1,10 @@
 """The other seven brain_observatory_1.1 sessions that record all six visual areas,
 built on demand into the Neuropixels sample.
 
-The default build ships one Neuropixels session (756029989). Notebook 06 and
-``python -m course_utils bin-sessions`` work on the walkthrough's eight; they, or
-``python -m course_utils build-sample --more-sessions``, call :func:`ensure_more_sessions`,
-which writes the missing ones next to it::
+The default build ships one Neuropixels session (756029989). ``load_ecephys_session``
+on the sample and ``python -m course_utils bin-sessions`` (the walkthrough's eight) build
+the others they need, as does ``python -m course_utils build-sample --more-sessions``,
+through :func:`ensure_more_sessions`, which writes the missing ones next to it::
 
     visual_coding_neuropixels/session_<id>/session_<id>.nwb
     visual_coding_neuropixels/session_<id>/.course_session.json   what was built, from

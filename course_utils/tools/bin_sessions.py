@@ -6,10 +6,11 @@ sessions at once, on Dask (course_utils.many_sessions does the work).
     python -m course_utils bin-sessions --sessions all --out binned --scheduler tcp://host:8786
 
 Writes ``<out>/session_<id>.nc`` per session (skipped when already there from the same
-job) and ``<out>/population_rates.nc``, the sessions' population rate per area, epoch and
-time bin (rewritten on every run from the session files of that run). Exit status 0 when
-every session succeeded, 1 when one failed (each is named with its error), 2 for bad
-arguments.
+job and data) and, when every session succeeded, ``<out>/population_rates.nc``: the
+sessions' population rate per area, epoch and time bin (it is the command's own summary
+of the sessions asked for, rewritten on every complete run). Exit status 0 when every
+session succeeded, 1 when one failed (each is named with its error), 2 for bad arguments
+or a scheduler that does not answer.
 """
 from __future__ import annotations
 
@@ -20,11 +21,10 @@ from pathlib import Path
 COMBINED = "population_rates.nc"
 
 
-def _session_ids(values: list[str], cache) -> list[int]:
-    from ..many_sessions import walkthrough_sessions
-
+def _session_ids(values: list[str]) -> list[int] | None:
+    """The ids given, or None for 'all' (the walkthrough's eight, read from the cache)."""
     if values == ["all"]:
-        return walkthrough_sessions(cache)
+        return None
     if "all" in values:
         raise ValueError("--sessions takes 'all' or session ids, not both")
     ids = []
@@ -39,18 +39,15 @@ def _session_ids(values: list[str], cache) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``bin-sessions`` command."""
-    import os
-
     import dask
 
     from ..caches import open_ecephys_cache
     from ..export import save_netcdf
-    from ..many_sessions import (JOB, WORKER_MEMORY_GB, bin_sessions, connect,
-                                 default_workers, population_rates)
-    from ..spikes import window_edges
+    from ..many_sessions import (WORKER_MEMORY_GB, bin_sessions, connect, default_workers,
+                                 population_rates, walkthrough_sessions)
 
     # everything that can be checked without data or a cluster is checked first
-    window_edges(JOB["pre"], JOB["post"], JOB["bin_size"])
+    ids = _session_ids(args.sessions)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file; give a folder (it is created if new)")
@@ -61,19 +58,21 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers {args.workers}: expected 1 or more")
     cache = open_ecephys_cache()
-    ids = _session_ids(args.sessions, cache)
+    ids = walkthrough_sessions(cache) if ids is None else ids
     unknown = [i for i in ids if i not in cache.get_session_table().index]
     if unknown:
         raise KeyError(f"unknown Neuropixels session(s) {unknown}: not in the session table")
 
     if address:
-        print(f"connecting to the Dask cluster at {address}")
+        where = "--scheduler" if args.scheduler else "DASK_SCHEDULER_ADDRESS"
+        print(f"connecting to the Dask cluster at {address} ({where})")
+        n = None
     else:
         n = args.workers or default_workers()
         how = "as --workers asks" if args.workers else (
             f"one per CPU, as many as memory holds at {WORKER_MEMORY_GB} GB each")
         print(f"starting a local Dask cluster: {n} worker process(es), one thread each; {how}")
-    client = connect(address, None if address else n)
+    client = connect(address, n)                 # a local cluster closes with its client
     try:
         print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         started = time.perf_counter()
@@ -81,23 +80,21 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
     finally:
         client.close()
-        if not address and client.cluster is not None:
-            client.cluster.close()
-    done = {i: r for i, r in results.items() if not isinstance(r, Exception)}
     failed = {i: r for i, r in results.items() if isinstance(r, Exception)}
     for session_id, result in results.items():
-        if session_id in done:
-            print(f"  ok      {session_id}  {result}")
-        else:
+        if session_id in failed:
             print(f"  FAILED  {session_id}  {type(result).__name__}: {result}")
-    if done:
-        combined = population_rates(done.values())
-        path = save_netcdf(combined, out / COMBINED, overwrite=True)
-        print(f"wrote {path}: {dict(combined.sizes)} population rates")
-    print(f"{len(done)}/{len(ids)} sessions done in {seconds:.1f} s; files in {out}")
-    if os.environ.get("DASK_SCHEDULER_ADDRESS") and not args.scheduler:
-        print("(the cluster came from DASK_SCHEDULER_ADDRESS)")
-    return 1 if failed else 0
+        else:
+            print(f"  ok      {session_id}  {result}")
+    print(f"{len(ids) - len(failed)}/{len(ids)} sessions done in {seconds:.1f} s; files in {out}")
+    if failed:
+        print(f"{COMBINED} not written: it combines every session asked for, and "
+              f"{len(failed)} failed (fix them and run again; finished sessions are kept)")
+        return 1
+    combined = population_rates(results.values())
+    path = save_netcdf(combined, out / COMBINED, overwrite=True)
+    print(f"wrote {path}: {dict(combined.sizes)} population rates")
+    return 0
 
 
 def register(sub) -> None:

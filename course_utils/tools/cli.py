@@ -138,7 +138,7 @@ def _register_build_sample(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--more-sessions", nargs="*", metavar="ID",
                    help="also build the other seven Neuropixels sessions of the walkthrough "
-                        "(all, or the ids given; normally built when notebook 06 or "
+                        "(all, or the ids given; normally built when load_ecephys_session or "
                         "bin-sessions first needs them)")
     p.set_defaults(func=_build_sample)
 

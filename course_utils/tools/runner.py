@@ -43,7 +43,7 @@ def _kernel_config():
     # the sockets are <ip>-<n>.
     ip = os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4()}-ipc")
     if os.name == "posix" and len(ip) + 6 < 100:
-        os.makedirs(jupyter_runtime_dir(), exist_ok=True)
+        os.makedirs(jupyter_runtime_dir(), mode=0o700, exist_ok=True)
         return Config({"KernelManager": {"transport": "ipc", "ip": ip}})
     return Config()
 
