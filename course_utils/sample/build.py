@@ -124,11 +124,17 @@ def damaged_files(target: Path | None = None, hashes: bool = False) -> list[str]
     reads every byte, about 1 s); a marker from before inventories were kept gives []."""
     root = Path(target or sample_dir())
     inventory = (read_marker(root) or {}).get("inventory") or {}
+    return inventory_problems(root, {rel: expected for rel, expected in inventory.items()
+                                     if rel not in CACHE_BOOKKEEPING}, hashes)
+
+
+def inventory_problems(root: Path, inventory: dict, hashes: bool = False) -> list[str]:
+    """The files of ``inventory`` (paths relative to ``root``) that are missing or differ
+    from what was recorded, as "<path>: <what>" lines: sizes, and with ``hashes`` every
+    byte (BLAKE2b)."""
     problems = []
     for rel, expected in inventory.items():
-        if rel in CACHE_BOOKKEEPING:
-            continue
-        path = root / rel
+        path = Path(root) / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")
         elif path.stat().st_size != expected["size"]:

@@ -36,8 +36,10 @@ from .._fs import blake2b_of, swap_into_place
 from ..config import METADATA_DIR, RECIPE_PATH, sample_dir
 from . import ecephys_synth
 from .build import (ECEPHYS_DIR, OWNER, SESSION_RECORD, _jobs, _PeakMemory, _quiet,
-                    build_sample, build_workers, read_marker, remove_stale_temporaries)
+                    build_sample, build_workers, inventory_problems, read_marker,
+                    remove_stale_temporaries)
 from .generate import ecephys_tables, load_recipe
+
 
 def more_session_ids(recipe: dict | None = None) -> tuple[int, ...]:
     """The sessions built on demand (the recipe's ``[ecephys.more_sessions]``)."""
@@ -95,19 +97,9 @@ def session_problems(session_id: int, target: Path | None = None,
     marker = read_marker(target) or {}
     if record.get("sample_sha256") != marker.get("source_sha256"):
         return [f"session_{session_id}: built for another version of the sample"]
-    problems = []
-    folder = _session_dir(target, session_id)
-    for name, expected in record.get("inventory", {}).items():
-        path = folder / name
-        rel = f"{ECEPHYS_DIR}/session_{session_id}/{name}"
-        if not path.is_file():
-            problems.append(f"{rel}: missing")
-        elif path.stat().st_size != expected["size"]:
-            problems.append(f"{rel}: {path.stat().st_size:,} bytes, built with "
-                            f"{expected['size']:,}")
-        elif hashes and blake2b_of(path) != expected["blake2b"]:
-            problems.append(f"{rel}: contents changed since the build (hash differs)")
-    return problems
+    folder = f"{ECEPHYS_DIR}/session_{session_id}"
+    return inventory_problems(target, {f"{folder}/{name}": expected for name, expected
+                                       in record.get("inventory", {}).items()}, hashes)
 
 
 def session_inputs(recipe: dict, session_id: int, anatomy=None) -> dict:
