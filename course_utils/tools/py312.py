@@ -47,7 +47,7 @@ CHANGED = {"numpy": "1.26.4", "pandas": "2.2.3", "scipy": "1.11.4"}   # no cp312
 REMOVED = {"scikit-build", "distro"}                # build tool allensdk never imports
 #: psutil: the course imports it, but so does the running Colab kernel (ipykernel), which
 #: has its own; the hand-made lock left it to Colab, and the generated one does too.
-#: tornado: distributed needs it (>= 6.2), and the running kernel (ipykernel) has it
+#: tornado: distributed and bokeh need it, and the running kernel (ipykernel) has it
 #: loaded; colab/colab_setup.py never drops it (KERNEL_PACKAGES), so the lock leaves it out.
 KERNEL_OWN = {"psutil", "tornado"}
 #: The head of requirements-py312.txt, above uv's (./course.sh lock writes both).
