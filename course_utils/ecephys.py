@@ -46,8 +46,24 @@ def load_ecephys_session(cache, session_id: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         session = cache.get_session_data(session_id)
+    _open_file_once(session)
     _LOADED_IDS[session] = session_id
     return session
+
+
+def _open_file_once(session) -> None:
+    """Make the session read its NWB file through one open file.
+
+    AllenSDK's ``EcephysNwbSessionApi`` opens and parses the whole NWB file again for
+    every table it reads (units, spike times, presentations, probes, channels): six
+    times for one ``epoch_spike_counts``, 1-3 s each on the sample. Its base class
+    (``NwbApi``) reuses a file it was given (``NwbApi.from_nwbfile``); this gives it
+    the first one it opens. The tables are the same; the file stays open until the
+    session is deleted.
+    """
+    api = getattr(session, "api", None)
+    if api is not None and getattr(api, "path", None) and not hasattr(api, "_nwbfile"):
+        api._nwbfile = api.nwbfile
 
 
 def _build_on_demand(cache, session_id: int) -> None:

@@ -96,3 +96,32 @@ def test_command_line_writes_the_same_file(tmp_path, counts, capsys):
     assert main(["bin-spikes", "--session", "1", "--out", str(tmp_path / "x.nc"),
                  "--quiet"]) == 2
     assert "unknown Neuropixels session 1" in capsys.readouterr().err
+
+
+def test_one_open_file_gives_allensdks_tables(ecephys_cache, monkeypatch):
+    """Tables read through load_ecephys_session's one open NWB file (AllenSDK alone
+    parses the file again for every table) are the ones AllenSDK gives without it."""
+    import warnings
+
+    import pynwb
+
+    from course_utils.sample.more_sessions import ensure_more_sessions
+
+    session_id = 754312389                       # a small one of the seven
+    ensure_more_sessions([session_id], progress=False)        # built if it is not yet
+    reads = []
+    read = pynwb.NWBHDF5IO.read
+    monkeypatch.setattr(pynwb.NWBHDF5IO, "read",
+                        lambda self, *a, **k: reads.append(1) or read(self, *a, **k))
+    ours = load_ecephys_session(ecephys_cache, session_id)
+    tables = ours.units, ours.stimulus_presentations, ours.spike_times
+    # one parse is AllenSDK's own check when it creates the session, one serves all tables
+    assert len(reads) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = ecephys_cache.get_session_data(session_id)
+        assert tables[0].equals(plain.units)
+        theirs = plain.spike_times
+    assert len(reads) > 4                        # one parse per table without the change
+    assert theirs.keys() == tables[2].keys()
+    assert all(np.array_equal(theirs[u], tables[2][u]) for u in theirs)
