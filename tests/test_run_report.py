@@ -5,7 +5,7 @@ import nbformat
 import numpy as np
 
 from course_utils.tools.runner import (COURSE_SECONDS_BUDGET, NOTEBOOK_MEMORY_BUDGET_GB,
-                                 execute_notebook, run_report)
+                                       execute_notebook, prepare_data, run_report)
 
 
 def test_execute_notebook_measures_the_kernels_peak(tmp_path):
@@ -35,7 +35,23 @@ def test_report_flags_budgets():
     assert not any("OVER" in line for line in ok)
     over = run_report([("03_c", COURSE_SECONDS_BUDGET + 1, NOTEBOOK_MEMORY_BUDGET_GB + 0.1)])
     assert "OVER the 1.5 GB budget" in over[1]
-    assert "OVER the 180 s budget" in over[-1]
+    assert f"OVER the {COURSE_SECONDS_BUDGET:.0f} s budget" in over[-1]
+
+
+def test_data_is_prepared_before_the_notebooks_are_timed(monkeypatch):
+    import course_utils.sample as sample
+    import course_utils.sample.more_sessions as more
+
+    calls = []
+    monkeypatch.setattr(sample, "ensure_sample", lambda progress: calls.append("sample"))
+    monkeypatch.setattr(more, "ensure_more_sessions",
+                        lambda ids, progress: calls.append(("more", ids)))
+    prepare_data([Path("notebooks/04_neuropixels_spike_binning.ipynb")])
+    assert calls == ["sample"]
+    prepare_data([Path("notebooks/05_decoding.ipynb"), Path("notebooks/06_many_sessions.ipynb")])
+    assert calls == ["sample", "sample", ("more", "all")]
+    notebooks = sorted(Path(__file__).resolve().parent.parent.glob("notebooks/0*.ipynb"))
+    assert "06_many_sessions" in [p.stem for p in notebooks]         # the name is right
 
 
 def test_an_incomplete_run_does_not_claim_the_budget():

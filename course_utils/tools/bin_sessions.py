@@ -1,5 +1,6 @@
 """``python -m course_utils bin-sessions``: the walkthrough's binning for many Neuropixels
-sessions at once, on Dask (course_utils.many_sessions does the work).
+sessions at once, on Dask (course_utils.many_sessions does the work; notebook 06 teaches
+it step by step).
 
     python -m course_utils bin-sessions --sessions all --out binned
     python -m course_utils bin-sessions --sessions 756029989 719161530 --out binned --workers 2

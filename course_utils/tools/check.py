@@ -182,8 +182,8 @@ def check_more_sessions(root: Path | None = None) -> Check:
                      f"python -m course_utils build-sample --more-sessions "
                      f"{' '.join(map(str, broken))} (rebuilds them)")
     later = "" if len(built) == len(ids) else (
-        " (the others are built when bin-sessions or load_ecephys_session "
-        "first needs them)")
+        " (the others are built when notebook 06, bin-sessions or "
+        "load_ecephys_session first needs them)")
     return Check("sessions", True, f"{len(built)} of the {len(ids)} Neuropixels sessions "
                  f"built on demand are ready{later}")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .authoring import NOTEBOOK_DIR, course_notebooks
 from ..metadata import VISUAL_AREAS
-from .runner import OUTPUT_DIR, execute_notebook, run_report
+from .runner import OUTPUT_DIR, execute_notebook, prepare_data, run_report
 
 
 def _build_sample(args: argparse.Namespace) -> int:
@@ -60,10 +60,8 @@ def _build_sample(args: argparse.Namespace) -> int:
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    from ..sample import ensure_sample
-
     paths = [Path(p) for p in args.notebooks] or course_notebooks()
-    ensure_sample(progress=True)
+    prepare_data(paths)
     if not paths:
         print(f"no notebooks in {NOTEBOOK_DIR} yet: the offline sample is ready, nothing to run")
         return 0
@@ -138,8 +136,8 @@ def _register_build_sample(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--more-sessions", nargs="*", metavar="ID",
                    help="also build the other seven Neuropixels sessions of the walkthrough "
-                        "(all, or the ids given; normally built when load_ecephys_session or "
-                        "bin-sessions first needs them)")
+                        "(all, or the ids given; normally built when notebook 06, "
+                        "load_ecephys_session or bin-sessions first needs them)")
     p.set_defaults(func=_build_sample)
 
 

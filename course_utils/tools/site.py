@@ -30,7 +30,7 @@ import nbformat
 
 from . import authoring
 from .._fs import swap_into_place
-from .runner import OUTPUT_DIR, execute_notebook
+from .runner import OUTPUT_DIR, execute_notebook, prepare_data
 from ..config import NOTEBOOK_DIR, REPO_ROOT
 from .site_pages import NotebookInfo, notebook_info, render_index, render_notebook_page
 
@@ -168,9 +168,9 @@ def build_site(out: Path = DEFAULT_OUT, executed_dir: Path = EXECUTED_DIR,
         check_pair(path)
         notebook_info(nbformat.read(path, as_version=4), path.stem)
     executed_dir = Path(executed_dir)
-    if any(staleness(path, executed_dir / path.name) for path in paths):
-        from ..sample import ensure_sample
-        ensure_sample(progress=True)         # the notebooks read the offline sample
+    stale = [path for path in paths if staleness(path, executed_dir / path.name)]
+    if stale:
+        prepare_data(stale)                  # the notebooks read the offline sample
     report = SiteReport(out)
     pages = []
     for path in paths:
