@@ -104,9 +104,9 @@ assert len(eight) == 8 and 756029989 in eight
 # On real data, each of these sessions is one NWB file of 1.7 to 3.3 GB (146.5 GB for all
 # 58 sessions, according to AllenSDK's
 # [data access tutorial](https://allensdk.readthedocs.io/en/latest/_static/examples/nb/ecephys_data_access.html)),
-# and AllenSDK takes tens of seconds to read the tables of one. Eight of them one after
-# the other is a long coffee break, and the sessions do not depend on each other: the
-# textbook case for running them side by side.
+# and reading one session's tables with AllenSDK takes 10 to 30 s even on the offline
+# sample's much smaller files. Eight of them one after the other is a long wait, and the
+# sessions do not depend on each other: the textbook case for running them side by side.
 #
 # **First, the files.** The sessions must be on disk before any parallel work starts.
 # AllenSDK's cache is not safe to write from several processes at once, so
