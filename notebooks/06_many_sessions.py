@@ -18,9 +18,9 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/06_many_sessions.ipynb)
 #
-# **Estimated time:** 35 minutes (the notebook itself runs in about 2 minutes, plus
-# about 1.5 minutes the first time, to build the offline sample's seven other sessions)
-# · **Prerequisites:** notebook 04 (the spike-count job); Python functions.
+# **Estimated time:** 35 minutes · **Prerequisites:** notebook 04 (the spike-count job);
+# Python functions. The code runs for about 2 minutes, plus about 1.5 minutes the first
+# time, when the offline sample builds its seven other Neuropixels sessions.
 #
 # By the end of this notebook you will be able to:
 #
@@ -217,8 +217,9 @@ print(f"sessions {pair} on {len(client.scheduler_info()['workers'])} worker(s): 
 # It stays below, because the two workers share the machine's memory bandwidth and
 # disk, this notebook's kernel and the scheduler need the CPUs now and then, and sending
 # tasks costs a little. With uneven sessions it drops further: the run lasts as long as
-# its longest session. On the eight sessions of the sample, the course's benchmark
-# (`benchmarks/bin_sessions.py`) measures about 1.5x on 2 workers.
+# its longest session. On all eight sessions of the sample, where 756029989 alone takes
+# about a quarter of the work, the course's benchmark (`benchmarks/bin_sessions.py`)
+# measured 1.6x on 2 workers, start-up included (137 s one by one, 85 s on Dask).
 #
 # Parallel code is only worth having if it computes the same thing. The files written
 # by the workers must be identical to the ones the loop wrote, values, coordinates and

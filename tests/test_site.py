@@ -132,11 +132,20 @@ def browser(tmp_path_factory):
         context.close()
 
 
+#: What the site build printed (it names every notebook it had to execute).
+SITE_LOG: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, sample_path, serve):
     """The course site built into a temporary folder, and its URL on localhost."""
     out = tmp_path_factory.mktemp("site") / "site"
-    build_site(out, EXECUTED_DIR, log=lambda line: print(line, flush=True))
+
+    def log(line):
+        SITE_LOG.append(line)
+        print(line, flush=True)
+
+    build_site(out, EXECUTED_DIR, log=log)
     return out, serve(out)
 
 
@@ -164,6 +173,16 @@ def _launch(name: str) -> dict:
 
 
 # ---------------------------------------------------------------- the tests
+def test_notebooks_that_nbval_ran_are_not_executed_again(site, request):
+    """In the full suite nbval runs the notebooks before these tests and writes their
+    executed copies (the repository's conftest.py): the site build uses those."""
+    ran = {Path(str(item.fspath)).stem for item in request.session.items
+           if hasattr(item, "test_outputs")}
+    executed = {name for name in NAMES for line in SITE_LOG
+                if line.startswith(f"executing {name}.ipynb")}
+    assert not executed & ran, f"executed again by the site build: {sorted(executed & ran)}"
+
+
 def test_index_lists_the_notebooks_in_course_order(site, browser):
     _, base = site
     page, check = open_page(browser, base + "index.html")

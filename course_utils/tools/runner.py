@@ -14,9 +14,10 @@ OUTPUT_DIR = REPO_ROOT / "outputs" / "executed"
 
 #: The course's budgets on a 2-core machine (Binder gives about 2 GB of memory), for the
 #: notebooks' own time: the data they read is prepared before they are timed
-#: (:func:`prepare_data`). Notebooks 01-05 take about 130 s; 06 about 2 minutes more,
-#: because it runs the binning job of eight sessions twice over on purpose (one by one,
-#: then on a Dask cluster) to measure the difference.
+#: (:func:`prepare_data`). Notebooks 01-05 take about 130 s; 06 about 2 minutes more: it
+#: runs the binning job of all eight Neuropixels sessions on a Dask cluster, and of two of
+#: them also one by one, to measure the difference. The peak memory is the kernel's own
+#: (06's Dask workers are other processes; benchmarks/bin_sessions.py measures theirs).
 COURSE_SECONDS_BUDGET = 300.0
 NOTEBOOK_MEMORY_BUDGET_GB = 1.5
 #: Notebooks that read the offline sample's seven Neuropixels sessions built on demand.
