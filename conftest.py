@@ -45,7 +45,9 @@ def pytest_runtest_makereport(item, call):
     notebook = item.parent
     if not hasattr(notebook, "_course_cells"):
         notebook._course_cells = [i for i in item.session.items if i.parent is notebook]
-        notebook._course_outputs = {}
+        code_cells = sum(cell.cell_type == "code" for cell in notebook.nb.cells)
+        # a run of some cells only (pytest -k) makes no copy
+        notebook._course_outputs = {} if len(notebook._course_cells) == code_cells else None
     if not report.passed:
         notebook._course_outputs = None                 # no copy of a failed run
     elif notebook._course_outputs is not None:
