@@ -121,7 +121,7 @@ for session_id, size in sorted(sizes.items(), key=lambda item: item[1]):
     print(f"session {session_id}: NWB file {size / 1e6:6.1f} MB")
 
 # %% [markdown]
-# Our results go to a temporary folder that disappears when this kernel stops, so that
+# Our results go to a temporary folder, deleted by the notebook's last cell, so that
 # every run of the notebook measures the real work. To keep them, give `bin_sessions`
 # (below) a folder of your own.
 
@@ -435,10 +435,12 @@ except FileExistsError as err:
 # they were the new job's. Use another folder for the 50 ms job.
 
 # %% [markdown]
-# Done: closing the client stops the local cluster's workers and scheduler with it.
+# Done: closing the client stops the local cluster's workers and scheduler with it, and
+# `workspace.cleanup()` deletes the temporary folder and the files in it (about 140 MB).
 
 # %%
 client.close()
+workspace.cleanup()
 
 # %% [markdown]
 # ## What's next
