@@ -369,22 +369,22 @@ other_client.close()
 #
 # Two rules come with a cluster of several machines. The workers must see the data
 # folder the client prepared and the output folder: a shared disk. And each worker needs
-# memory for one real session: several GB for a 1.7-3.3 GB NWB file, more than the
-# 1.5 GB measured on the sample; watch the dashboard's memory view on one session
-# before you ask for many.
+# memory for one real session, which is likely more than the 1.5 GB measured on the
+# sample (a real file holds 1.7-3.3 GB; the course has not measured it): watch the
+# dashboard's memory view on one session before you ask for many.
 #
 # ## Exercises
 #
 # The cluster is still running: use `client` in the exercises.
 #
-# **Exercise 1.** Use `client.map` and `client.gather` to count the units per area in each of the eight files of
-# `cluster_dir`: write a function that opens one file with `load_netcdf` and returns
-# `{area: number of units}`, then build a sessions × areas table with pandas. Which
-# session has the fewest V1 units?
+# **Exercise 1.** Use `client.map` and `client.gather` to count the units per area in
+# each of the eight files of `cluster_dir`: write a function that opens one file with
+# `load_netcdf` and returns `{area: number of units}`, then build a sessions × areas
+# table with pandas. Which session has the fewest V1 units?
 #
 # **Exercise 2.** From `rates`, compute for every session and area the change in mean
 # rate between the 2 s before and the 2 s after the start of the drifting gratings
-# epoch (spikes/s), as a sessions × areas array, and draw it as a heatmap with a
+# epochs (spikes/s), as a sessions × areas array, and draw it as a heatmap with a
 # colour bar. Keeping in mind that the spikes are synthetic, what does the spread
 # between sessions tell you: about the brain, or about the sample's generator?
 #
