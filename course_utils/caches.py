@@ -36,9 +36,19 @@ def _check_reachable(host: str, timeout: float = 5.0) -> None:
 
 
 def _sample_path(subdir: str) -> Path:
+    """The sample's cache folder ``subdir``, built if needed; refused at once if it is
+    read-only (AllenSDK writes bookkeeping files there on every open, and would fail
+    with a bare PermissionError)."""
     from .sample import ensure_sample
 
-    return ensure_sample() / subdir
+    path = ensure_sample() / subdir
+    if not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"the offline sample's folder {path} is read-only, and AllenSDK writes small "
+            "bookkeeping files into it when the cache opens. Copy the sample (cp -r "
+            f"{path.parent} ~/course_sample) and set COURSE_SAMPLE_DIR=~/course_sample, "
+            "or make it writable")
+    return path
 
 
 def _real_cache_dir(cache_dir) -> Path:

@@ -142,7 +142,8 @@ def units_by_area(session, areas: Iterable[str] = VISUAL_AREAS) -> pd.DataFrame:
 
 def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,
                        bin_size: float = 0.1, areas: Iterable[str] = VISUAL_AREAS,
-                       epochs: pd.DataFrame | None = None, edges=None) -> xr.DataArray:
+                       epochs: pd.DataFrame | None = None, edges=None,
+                       max_gb: float = _checks.MAX_OUTPUT_GB) -> xr.DataArray:
     """Spike counts of every unit in ``areas`` around the start of every stimulus epoch.
 
     Returns
@@ -152,7 +153,8 @@ def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,
     ``stimulus_name``; ``time`` = bin centres relative to the epoch start (s); per unit
     its id, ``structure`` (Allen acronym) and ``area`` (short name). Attributes:
     ``session_id``, ``areas``, ``bin_edges`` (s from ``start - pre``), ``pre``, ``post``.
-    The counting convention is :mod:`course_utils.spikes`'.
+    The counting convention is :mod:`course_utils.spikes`'. ``max_gb``: refuse
+    (``ValueError``, before counting) counts larger than this, in GB.
     """
     units = units_by_area(session, areas)
     epochs = stimulus_epochs(session) if epochs is None else epochs
@@ -160,6 +162,7 @@ def epoch_spike_counts(session, pre: float = 10.0, post: float = 90.0,
         session.spike_times, epochs["start_time"].to_numpy(), pre, post,
         None if edges is not None else bin_size, edges=edges,
         unit_ids=units.index.to_numpy(), window_dim="epoch", event_coord="start_time",
+        max_gb=max_gb,
         window_coords={"stop_time": epochs["stop_time"].to_numpy(dtype=float),
                        "stimulus_name": epochs["stimulus_name"].astype(str).to_numpy()},
         unit_coords={"structure": units["ecephys_structure_acronym"].astype(str).to_numpy(),

@@ -27,6 +27,7 @@ Frozen({'cell': 3, 'time': 48331})
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -79,7 +80,35 @@ def load_experiments(cache, experiment_ids: Iterable[int]) -> dict[int, object]:
                            "of those, or real data (COURSE_DATA_SOURCE=allen, then fetch).")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # pynwb/hdmf deprecation chatter on every file
-        return {i: cache.get_behavior_ophys_experiment(i) for i in ids}
+        return {i: _load_one(cache, table, i) for i in ids}
+
+
+def _load_one(cache, table: pd.DataFrame, experiment_id: int):
+    """``cache.get_behavior_ophys_experiment``, naming the file and the fix when the
+    file cannot be read (damaged on disk: h5py's own error names neither)."""
+    try:
+        return cache.get_behavior_ophys_experiment(experiment_id)
+    except OSError as err:
+        path = _experiment_file(cache, table, experiment_id)
+        if path is None:
+            raise
+        from .config import sample_dir
+
+        inside_sample = Path(sample_dir()).resolve() in Path(path).resolve().parents
+        fix = ("It belongs to the offline sample: rebuild the sample with "
+               "python -m course_utils build-sample --force" if inside_sample else
+               "Delete it; loading the experiment again downloads it afresh")
+        raise OSError(f"cannot read the file of ophys experiment {experiment_id}, {path} "
+                      f"({err}): the file is damaged. {fix}.") from err
+
+
+def _experiment_file(cache, table: pd.DataFrame, experiment_id: int) -> Path | None:
+    """Where the cache keeps an experiment's NWB file, or None if it cannot say."""
+    try:
+        file_id = str(table.loc[experiment_id, "file_id"])
+        return Path(cache.fetch_api.cache.data_path(file_id)["local_path"])
+    except (AttributeError, KeyError, TypeError, ValueError, OSError):
+        return None
 
 
 def load_session_experiments(cache, ophys_session_id: int) -> dict[int, object]:

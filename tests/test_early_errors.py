@@ -56,6 +56,28 @@ def test_spike_counts_too_large_are_refused_with_their_size():
     assert window_edges(10.0, 90.0, 100.0).tolist() == [0.0, 100.0]   # one bin is fine
 
 
+def test_bin_spikes_too_large_is_refused_before_the_session_loads(tmp_path, capsys,
+                                                                   monkeypatch):
+    """1e-4 s bins over the 100 s window: 1,000,000 bins x 318 units is 1.3 GB for one
+    epoch; the cache's units table gives the unit count, so no session is loaded."""
+    from course_utils import ecephys
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the session was loaded before the size was checked")
+    monkeypatch.setattr(ecephys, "load_ecephys_session", refuse)
+    out = tmp_path / "x.nc"
+    assert main(["bin-spikes", "--out", str(out), "--quiet", "--bin-size", "1e-4",
+                 "--max-gb", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "the spike counts of a single epoch would need 1.3 GB (1 x 1,000,000 x 318 " \
+           "values), more than max_gb=1" in err and "--bin-size" in err
+    assert list(tmp_path.iterdir()) == []
+    # one epoch fits in the default 2 GB, so the session is loaded (the 15 epochs are
+    # then refused by bin_spikes, tested above): the early check never over-refuses
+    with pytest.raises(AssertionError, match="session was loaded"):
+        main(["bin-spikes", "--out", str(out), "--quiet", "--bin-size", "1e-4"])
+
+
 def test_alignment_and_resampling_too_large_are_refused_before_any_work(monkeypatch):
     from course_utils import alignment
 

@@ -226,3 +226,59 @@ def test_check_says_when_the_sample_is_read_only(tmp_path, monkeypatch):
                         else real_access(path, mode))      # as if not writable (root is)
     result = check.check_sample(target)
     assert not result.ok and "read-only" in result.detail and "COURSE_SAMPLE_DIR" in result.fix
+
+
+@pytest.mark.parametrize("opener", ["open_ophys_cache", "open_ecephys_cache"])
+def test_opening_a_read_only_sample_says_so(sample_path, monkeypatch, opener):
+    """Issue 14, item 11: opening a read-only sample failed inside AllenSDK (it writes
+    ``_manifest_last_used.txt`` on every open); now it is refused first, with the fix."""
+    from course_utils import caches
+
+    real_access = caches.os.access
+    monkeypatch.setattr(caches.os, "access", lambda path, mode: False if mode & caches.os.W_OK
+                        else real_access(path, mode))      # as if not writable (root is)
+    with pytest.raises(PermissionError, match=r"read-only, and AllenSDK writes .* set "
+                                              r"COURSE_SAMPLE_DIR"):
+        getattr(caches, opener)(source="sample")
+
+
+def test_a_damaged_plane_file_names_itself_and_the_fix(sample_path, tmp_path, monkeypatch):
+    """Issue 14, item 10: a file with the built size but damaged contents passes the
+    cheap size check on open; loading it gave h5py's bare "file signature not found".
+    A copy of the sample (hard links, so no disk; the damaged file and AllenSDK's
+    bookkeeping files are real copies) with one plane's header overwritten."""
+    import os
+    import shutil
+
+    from course_utils.caches import open_ophys_cache
+    from course_utils.experiments import load_experiments
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:                                   # another file system
+            shutil.copy2(src, dst)
+
+    copy = tmp_path / "sample"
+    shutil.copytree(sample_path, copy, copy_function=link)
+    name = f"behavior_ophys_experiment_{EXPERIMENTS[0]}.nwb"
+    (damaged,) = copy.rglob(name)
+    for path in [damaged, *(copy / rel for rel in build_module.CACHE_BOOKKEEPING)]:
+        if path.exists():
+            data = path.read_bytes()
+            path.unlink()                                 # break the link, then copy
+            path.write_bytes(data)
+    with open(damaged, "r+b") as f:
+        f.write(b"\0" * 64)                               # same size, HDF5 signature gone
+    monkeypatch.setenv("COURSE_SAMPLE_DIR", str(copy))
+    cache = open_ophys_cache(source="sample")             # sizes match: opens
+    with pytest.raises(OSError) as err:
+        load_experiments(cache, [EXPERIMENTS[0]])
+    message = str(err.value)
+    assert f"ophys experiment {EXPERIMENTS[0]}" in message and str(damaged) in message
+    assert "file signature not found" in message
+    assert "python -m course_utils build-sample --force" in message
+    assert build_module.damaged_files(copy, hashes=True) == [
+        f"{damaged.relative_to(copy).as_posix()}: contents changed since the build "
+        "(hash differs)"]
+    assert len(load_experiments(cache, [EXPERIMENTS[1]])) == 1     # the others still load

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from .authoring import NOTEBOOK_DIR, course_notebooks
+from .. import _checks
 from ..metadata import VISUAL_AREAS
 from .runner import OUTPUT_DIR, execute_notebook, prepare_data, run_report
 
@@ -92,7 +93,7 @@ def _bin_spikes(args: argparse.Namespace) -> int:
     from ..spikes import window_edges
 
     # everything that can be checked without data is checked before the slow part
-    window_edges(args.pre, args.post, args.bin_size)          # raises ValueError
+    n_bins = window_edges(args.pre, args.post, args.bin_size).size - 1   # raises ValueError
     out = Path(args.out)
     problem = (f"{out}: use the .nc extension for NetCDF files" if out.suffix != ".nc" else
                f"{out} is a folder; give a file name such as {out / 'counts.nc'}"
@@ -113,6 +114,7 @@ def _bin_spikes(args: argparse.Namespace) -> int:
                 bar.update(1)
         step(0)
         cache = open_ecephys_cache()
+        _refuse_oversized_counts(cache, args.session, args.areas, n_bins, args.max_gb)
         step(1)
         session = load_ecephys_session(cache, args.session)
         step(2)
@@ -121,13 +123,27 @@ def _bin_spikes(args: argparse.Namespace) -> int:
         _ = session.spike_times
         step(4)
         counts = epoch_spike_counts(session, pre=args.pre, post=args.post,
-                                    bin_size=args.bin_size, areas=args.areas)
+                                    bin_size=args.bin_size, areas=args.areas,
+                                    max_gb=args.max_gb)
         step(5)
         save_netcdf(counts, out, overwrite=args.overwrite)
         bar.update(1)
     print(f"wrote {out}: {dict(counts.sizes)} spike counts of {len(units)} units "
           f"({', '.join(f'{a} {n}' for a, n in units['area'].value_counts(sort=False).items())})")
     return 0
+
+
+def _refuse_oversized_counts(cache, session_id: int, areas: list[str], n_bins: int,
+                             max_gb: float) -> None:
+    """Refuse, before a session is loaded, counts that would be too large even for a
+    single epoch: the cache's units table (already quality-filtered, as ``session.units``
+    is) gives the unit count without opening the session's file."""
+    units = cache.get_units()
+    n_units = int(((units["ecephys_session_id"] == session_id)
+                   & units["ecephys_structure_acronym"].isin(list(areas))).sum())
+    _checks.output_size((1, n_bins, n_units), 4, max_gb,
+                        "the spike counts of a single epoch",
+                        "use a larger --bin-size or a shorter --pre/--post window")
 
 
 def _register_build_sample(sub) -> None:
@@ -159,6 +175,8 @@ def _register_bin_spikes(sub) -> None:
                    help="Allen acronyms (default: the six visual areas)")
     p.add_argument("--out", required=True, help="output file (.nc)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--max-gb", type=float, default=_checks.MAX_OUTPUT_GB, dest="max_gb",
+                   help=f"refuse counts larger than this many GB (default {_checks.MAX_OUTPUT_GB:g})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bin_spikes)
 
