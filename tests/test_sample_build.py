@@ -164,6 +164,35 @@ def test_a_truncated_or_deleted_file_makes_the_sample_damaged(tmp_path):
     assert build_module.damaged_files(target) == [f"{build_module.OPHYS_DIR}/plane.nwb: missing"]
 
 
+def test_build_sample_command_rebuilds_a_file_damaged_at_its_built_size(tmp_path,
+                                                                          monkeypatch, capsys):
+    """Issue 14, item 10: ``build-sample`` compares the files' hashes (about 1 s), so a
+    file whose contents changed at the same size is rebuilt, not called up to date; the
+    automatic check on every cache open stays sizes-only."""
+    from course_utils.tools.cli import main
+
+    target = tmp_path / "sample"
+    nwb = _fake_sample(target)
+    monkeypatch.setenv("COURSE_SAMPLE_DIR", str(target))
+    built = []
+
+    class Stop(Exception):
+        pass
+
+    def record(work, *args):
+        built.append(work)
+        raise Stop                          # stands in for the minute-long real build
+    monkeypatch.setattr(build_module, "_build_into", record)
+    assert main(["build-sample", "--quiet"]) == 0 and built == []     # intact: up to date
+    assert "up to date" in capsys.readouterr().out
+    nwb.write_bytes(b"y" * 1000)                                       # same size
+    assert build_sample(target, progress=False) is None                # sizes only: kept
+    with pytest.raises(Stop):
+        main(["build-sample", "--quiet"])
+    assert len(built) == 1
+    assert nwb.read_bytes() == b"y" * 1000          # a failed build keeps the old sample
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_a_rebuild_refuses_to_delete_files_it_did_not_make(tmp_path, monkeypatch, force):
     """Issue 14, item 6: --force and automatic rebuilds deleted a learner's files."""

@@ -203,12 +203,13 @@ def read_marker(target: Path | None = None) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def is_current(target: Path | None = None, recipe_path: Path = RECIPE_PATH) -> bool:
+def is_current(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
+               hashes: bool = False) -> bool:
     """True if ``target`` holds a sample built from the current recipe whose files are
-    all there with their built sizes."""
+    all there with their built sizes (and, with ``hashes``, their built contents)."""
     marker = read_marker(target)
     return (bool(marker) and marker.get("source_sha256") == recipe_digest(recipe_path)
-            and not damaged_files(target))
+            and not damaged_files(target, hashes=hashes))
 
 
 class _PeakMemory:
@@ -413,12 +414,13 @@ def n_steps(recipe: dict, metadata_dir: Path = METADATA_DIR) -> int:
 
 def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
                  metadata_dir: Path = METADATA_DIR, force: bool = False,
-                 progress: bool = True) -> BuildReport | None:
+                 progress: bool = True, hashes: bool = False) -> BuildReport | None:
     """Build the offline sample into ``target`` (default :func:`config.sample_dir`).
 
     Does nothing and returns None when ``target`` already holds a sample built from the
-    same recipe, unless ``force``. Replaces an outdated sample. Refuses to touch a folder
-    that is not a course sample.
+    same recipe, unless ``force``. Replaces an outdated or damaged sample (a file missing
+    or of another size; with ``hashes``, about 1 s more, also a file whose contents
+    changed). Refuses to touch a folder that is not a course sample.
 
     Raises
     ------
@@ -434,7 +436,7 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
             f"{target} exists and is not a course sample (no {MARKER}); it may hold real "
             "downloaded data, so it is left untouched. Point COURSE_SAMPLE_DIR at an empty "
             "or new folder, or remove this one yourself.")
-    if not force and is_current(target, recipe_path):
+    if not force and is_current(target, recipe_path, hashes=hashes):
         return None
     foreign = foreign_files(target) if target.is_dir() else []
     if foreign:
@@ -442,7 +444,7 @@ def build_sample(target: Path | None = None, recipe_path: Path = RECIPE_PATH,
             f"{target} holds {len(foreign)} file(s) the sample build did not make (e.g. "
             f"{', '.join(foreign[:3])}); rebuilding replaces the whole folder, so nothing "
             "was changed. Move them out of the sample folder, then build again.")
-    damaged = damaged_files(target) if target.is_dir() else []
+    damaged = damaged_files(target, hashes=hashes) if target.is_dir() else []
     if damaged and progress:
         print(f"the sample in {target} is damaged ({'; '.join(damaged[:3])}); rebuilding it",
               flush=True)

@@ -38,7 +38,7 @@ def _build_sample(args: argparse.Namespace) -> int:
     if args.more_sessions is not None:      # wrong ids fail before any building
         checked_session_ids(args.more_sessions or "all")
     try:
-        report = build_sample(force=args.force, progress=not args.quiet)
+        report = build_sample(force=args.force, progress=not args.quiet, hashes=True)
     except NotASampleError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
