@@ -96,6 +96,17 @@ for name, table in [("behavior sessions", behavior_sessions), ("ophys sessions",
     print(f"{name:>18}: {len(table):>7,} rows  (index: {table.index.name})")
 
 # %% [markdown]
+# The experiment table is the one you will filter most: one row per imaging plane,
+# with the mouse and its genotype, the area and depth imaged, the session's type and
+# the rig. These tables are the real release's, on the sample too, with one exception:
+# the last column, `file_id`, points to the plane's NWB file in the cache, and on the
+# sample it is -999 for every plane whose file the sample does not hold (all but the six
+# of session 854060305). Its first rows:
+
+# %%
+experiments.head()
+
+# %% [markdown]
 # ## 2. How the ids fit together
 #
 # * A **behavior session** (`behavior_session_id`) is one sitting of one mouse in the
@@ -124,6 +135,30 @@ ophys_sessions[["mouse_id", "equipment_name", "session_type", "ophys_experiment_
 print(experiments["equipment_name"].value_counts(), "\n")
 print(experiments["cre_line"].value_counts(), "\n")
 print(experiments["experience_level"].value_counts())
+
+# %% [markdown]
+# What these labels mean:
+#
+# * **Cre line**: which neurons carry the calcium indicator (GCaMP6). `Slc17a7-IRES2-Cre`
+#   labels excitatory neurons (*Slc17a7* is the gene of the vesicular glutamate
+#   transporter VGLUT1). `Sst-IRES-Cre` and `Vip-IRES-Cre` label two classes of
+#   inhibitory interneurons, those that make somatostatin and those that make
+#   vasoactive intestinal peptide; Vip cells inhibit mostly Sst cells, so when Vip cells
+#   fire, the cells that Sst cells inhibit are released (Pfeffer et al. 2013, *Nat
+#   Neurosci*, doi:10.1038/nn.3446).
+# * **Experience level**: mice learn the task with one set of eight images, which is
+#   *familiar* by the time they are imaged (sessions `OPHYS_1` to `OPHYS_3`). From
+#   `OPHYS_4` on they see a new set: `Novel 1` is the first session with it, `Novel >1`
+#   the later ones, when it is no longer quite new.
+# * **Passive** sessions (`OPHYS_2` and `OPHYS_5`, `passive == True`) show the same
+#   images with no reward to earn, so the mouse watches but does not perform.
+#
+# The dataset's technical white paper on the
+# [Allen Brain Map portal](https://portal.brain-map.org/explore/circuits/visual-behavior-2p)
+# describes the design in full.
+
+# %%
+pd.crosstab(experiments["session_type"], experiments["experience_level"])
 
 # %% [markdown]
 # Combine conditions with `.query`. Here: Sst interneurons, imaged on the mesoscope,
