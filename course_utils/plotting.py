@@ -33,11 +33,15 @@ def plot_mean_sem(stats: xr.Dataset, ax=None, label: str | None = None, color=No
 
 
 def plot_response_heatmap(mean: xr.DataArray, ax=None, title: str | None = None,
-                          label: str = "mean dF/F", sort: bool = True, vmax=None):
+                          label: str = "mean dF/F", sort: bool = True, vmax=None,
+                          colorbar: bool = True):
     """Cells x time heatmap of mean responses (``mean`` dims ("cell", "time")).
 
     With ``sort``, cells are ordered by their mean in the window after 0 s, strongest
-    on top.
+    on top. The colour scale runs from 0 to ``vmax`` (default: the 99th percentile of
+    the absolute values). With ``colorbar=False`` no colour bar is drawn: panels that
+    share one ``vmax`` can then share one bar, ``fig.colorbar(axes[0].images[0],
+    ax=axes, label=...)``.
     """
     ax = _axes(ax)
     mean = mean.transpose("cell", "time")
@@ -55,7 +59,8 @@ def plot_response_heatmap(mean: xr.DataArray, ax=None, title: str | None = None,
     ax.set_ylabel("cell (sorted)" if sort else "cell")
     if title:
         ax.set_title(title)
-    ax.figure.colorbar(im, ax=ax, label=label)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label=label)
     return ax
 
 
