@@ -27,6 +27,15 @@
 # 3. build one *tidy* table of all cells' traces with experiment metadata, and explain
 #    the dtypes that keep it small;
 # 4. plot one cell's activity and summarise the population with `groupby`.
+#
+# **About the data.** On the offline sample (the default), the session, its six
+# planes, their areas, depths and Cre line, the cell ids and the frame times are the
+# release's. The activity is generated: dF/F, events and filtered events come from a
+# model written for the course (`course_utils/sample/`, settings in
+# `data/sample_recipe.toml`; ROI shapes too, see `data/README.md`). So every trace,
+# rate and figure built from activity below shows what the generator was told to do,
+# not how these neurons behave; the table-building method is what this notebook
+# teaches, and it runs unchanged on the real files (`COURSE_DATA_SOURCE=allen`).
 
 # %%
 # Google Colab only: fetch the course, install its Python 3.12 pins and build the
@@ -53,12 +62,14 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 from course_utils.caches import open_ophys_cache
+from course_utils.config import data_source
 from course_utils.experiments import plane_clocks
 from course_utils.reuse import session_traces as remembered_session_traces
-from course_utils.tidy import tidy_traces
+from course_utils.tidy import DEFAULT_METADATA, tidy_traces
 
 OPHYS_SESSION = 854060305
 
@@ -195,6 +206,70 @@ print(f"default dtypes: about {plain_bytes_per_row * len(traces) / 1e6:.0f} MB "
       f"({plain_bytes_per_row:.0f} bytes per row)")
 
 # %% [markdown]
+# ### The walkthrough's way, once
+#
+# The public walkthrough this course follows builds the table with a loop: for each
+# plane, one small DataFrame per cell (its frame times and its three traces, with its
+# ids repeated on every row), then `pd.concat` of all of them, then one column per
+# metadata key. Here is that loop for one plane, the one loaded in section 1. Only one
+# change: it reads the plane's two trace tables once, before the loop, because AllenSDK
+# rebuilds them on every access.
+
+# %%
+started = time.perf_counter()
+dff_table, events_table = first.dff_traces, first.events
+per_cell = []
+for cell_specimen_id, cell in first.cell_specimen_table.query("valid_roi").iterrows():
+    per_cell.append(pd.DataFrame({
+        "timestamps": first.ophys_timestamps,
+        "dff": dff_table.loc[cell_specimen_id, "dff"],
+        "events": events_table.loc[cell_specimen_id, "events"],
+        "filtered_events": events_table.loc[cell_specimen_id, "filtered_events"],
+        "cell_roi_id": cell["cell_roi_id"],
+        "cell_specimen_id": cell_specimen_id,
+    }))
+loop_table = pd.concat(per_cell, ignore_index=True)
+for key in DEFAULT_METADATA:
+    loop_table[key] = first.metadata[key]
+loop_seconds = time.perf_counter() - started
+
+started = time.perf_counter()
+plane_table = tidy_traces(first)
+print(f"{len(per_cell)} cells: loop {loop_seconds:.2f} s, tidy_traces "
+      f"{time.perf_counter() - started:.2f} s")
+print(f"memory: loop {loop_table.memory_usage().sum() / 1e6:.0f} MB, "      # see below
+      f"tidy_traces {plane_table.memory_usage(deep=True).sum() / 1e6:.0f} MB")
+
+# %% [markdown]
+# The loop's table is measured without `deep=True`: its rows all point to one copy of
+# each label string, which pandas' deep count would charge to every row again.
+#
+# **Self-check.** The two tables hold the same rows, in the same order, with the same
+# values. Only the dtypes differ: the loop keeps float64 traces, 64-bit integer ids and
+# Python strings, where `tidy_traces` uses the smaller dtypes explained above. So we
+# convert the loop's table to `tidy_traces`' dtypes (float64 to float32 rounds exactly
+# as `tidy_traces` does) and then require an exact match: values, dtypes, column order
+# and index. The categorical columns are compared through their categories and integer
+# codes, which is the same test: pandas 1.5's `assert_frame_equal` compares them one
+# value at a time in Python, about 40 s for this plane. Two more details were aligned
+# in the loop above: `ignore_index=True` gives one row number per row (a plain
+# `pd.concat` repeats 0, 1, 2 … for every cell), and the metadata keys are
+# `tidy_traces`' own, which add `imaging_plane_group` to the walkthrough's list.
+
+# %% tags=["nbval-check-output"]
+normalised = loop_table.astype(plane_table.dtypes.to_dict())
+assert list(normalised.columns) == list(plane_table.columns)
+pd.testing.assert_frame_equal(normalised.select_dtypes(exclude="category"),
+                              plane_table.select_dtypes(exclude="category"), check_exact=True)
+for column in plane_table.select_dtypes("category"):
+    pd.testing.assert_index_equal(normalised[column].cat.categories,
+                                  plane_table[column].cat.categories)
+    np.testing.assert_array_equal(normalised[column].cat.codes, plane_table[column].cat.codes)
+print(f"plane {first.metadata['ophys_experiment_id']}: {len(plane_table):,} rows, "
+      f"{plane_table['cell_specimen_id'].nunique()} cells; loop == tidy_traces")
+del per_cell, loop_table, normalised, dff_table, events_table    # free the loop's copies
+
+# %% [markdown]
 # ## 5. One cell's activity
 #
 # Select a cell with a boolean mask (or `.query`), then plot with pandas or Matplotlib.
@@ -205,18 +280,37 @@ one_cell = traces[traces["cell_specimen_id"] == CELL]
 print(f"{len(one_cell):,} frames; plane {one_cell['ophys_experiment_id'].iloc[0]}, "
       f"{one_cell['targeted_structure'].iloc[0]} at {one_cell['imaging_depth'].iloc[0]} µm")
 
-fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=False)
-axes[0].plot(one_cell["timestamps"], one_cell["dff"], lw=0.4)
-axes[0].set(title=f"cell {CELL}: the whole session", xlabel="time (s)", ylabel="dF/F")
+SYNTHETIC = "\n(offline sample: synthetic activity)" if data_source() == "sample" else ""
 zoom = one_cell[(one_cell["timestamps"] > 600) & (one_cell["timestamps"] < 660)]
-axes[1].plot(zoom["timestamps"], zoom["dff"], label="dF/F")
-axes[1].plot(zoom["timestamps"], zoom["filtered_events"], label="filtered events")
-axes[1].vlines(zoom["timestamps"][zoom["events"] > 0], 0, zoom["events"][zoom["events"] > 0],
-               color="k", label="events")
-axes[1].set(title="one minute, three trace types", xlabel="time (s)", ylabel="value")
-axes[1].legend(loc="upper right")
-fig.tight_layout()
+with_event = zoom[zoom["events"] > 0]
+fig = plt.figure(figsize=(12, 9), layout="constrained")
+whole, rest = fig.subfigures(2, 1, height_ratios=[1, 2.4])
+ax = whole.subplots()
+ax.plot(one_cell["timestamps"], one_cell["dff"], lw=0.4)
+ax.axvspan(600, 660, color="tab:orange", alpha=0.3, label="the minute below")
+ax.set(title=f"cell {CELL}: the whole session{SYNTHETIC}", xlabel="time (s)",
+       ylabel="dF/F")
+ax.legend(loc="upper right")
+axes = rest.subplots(3, 1, sharex=True)
+axes[0].plot(zoom["timestamps"], zoom["dff"], color="tab:blue")
+axes[0].set(title="one minute (600-660 s), three trace types", ylabel="dF/F")
+axes[1].vlines(with_event["timestamps"], 0, with_event["events"], color="k", lw=1.5)
+axes[1].set(ylabel="events\n(a.u.)", ylim=(0, None))
+axes[2].plot(zoom["timestamps"], zoom["filtered_events"], color="tab:green")
+axes[2].set(ylabel="filtered events\n(a.u.)", xlabel="time (s)")
 plt.show()
+
+# %% [markdown]
+# *Figure: top, the cell's dF/F over the whole session, with the minute shown below
+# shaded; below, that minute as dF/F, as detected events (one line per frame with an
+# event, its height the event's size) and as filtered events (the events smoothed by
+# AllenSDK with a half-Gaussian kernel, 2/31 s wide). Events and filtered events are in
+# arbitrary units of event size, roughly proportional to the rise in dF/F they explain.
+# On the offline sample this activity is generated: the model draws events (more after
+# the flashes of each cell's preferred images), shapes them with a GCaMP6f-like rise and
+# decay and adds noise to make dF/F, and keeps the events larger than twice the noise
+# as the "detected" ones. Real events come from Allen's event-detection algorithm run on
+# real dF/F.*
 
 # %% [markdown]
 # ## 6. Group-bys that tidy data makes easy
@@ -240,9 +334,17 @@ per_plane
 fig, ax = plt.subplots(figsize=(7, 4))
 sns.stripplot(data=rates, x="imaging_depth", y="events_per_s", hue="targeted_structure",
               ax=ax, size=6, jitter=0.15)
-ax.set(title=f"Session {OPHYS_SESSION}: event rate of each cell by plane",
-       xlabel="imaging depth (µm)", ylabel="events per second")
+ax.set(title=f"Session {OPHYS_SESSION}: event rate of each cell by plane{SYNTHETIC}",
+       xlabel="imaging depth (µm)", ylabel="frames with an event per second")
+ax.legend(title="area", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
+
+# %% [markdown]
+# *Figure: one dot per cell, the number of frames with an event divided by the
+# recording length, by imaging depth, coloured by area. On the offline sample the rates
+# come from the generator's settings (a baseline rate, a running gain and image
+# responses drawn per cell, the same model for every plane), so differences between
+# planes or areas here are chance, not a finding about Sst cells in VISp and VISl.*
 
 # %% [markdown]
 # **Self-check.** One row per plane in `per_plane`, and its `count` column adds up to
@@ -278,7 +380,7 @@ print(f"most active cell: {best} ({active.max():.1%} of frames)")
 window = traces[(traces["cell_specimen_id"] == best)
                 & traces["timestamps"].between(310, 610)]
 ax = window.plot(x="timestamps", y="filtered_events", figsize=(10, 3), legend=False)
-ax.set(title=f"cell {best}", xlabel="time (s)", ylabel="filtered events (a.u.)")
+ax.set(title=f"cell {best}{SYNTHETIC}", xlabel="time (s)", ylabel="filtered events (a.u.)")
 plt.show()
 
 # %% tags=["solution"]
