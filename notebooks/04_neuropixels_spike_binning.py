@@ -30,6 +30,15 @@
 #    every unit, as one labelled array, and know exactly which bin a spike lands in;
 # 4. save that array to a portable NetCDF file and read it back;
 # 5. draw a raster, population rates and units-by-time heatmaps.
+#
+# **About the data.** On the offline sample (the default), the session table, the
+# session and probe ids, which areas each probe records, how many units pass the quality
+# filters in each area, and the session's stimulus epochs (names, start and stop times)
+# are the release's. The spikes are generated, and so are the unit ids, their quality
+# metrics and each presentation's stimulus parameters (see `data/README.md`). Every
+# figure built from spikes below is therefore a picture of the sample's generator, not
+# of mouse visual cortex; the counting method is what this notebook teaches, and it runs
+# unchanged on the real files (`COURSE_DATA_SOURCE=allen`).
 
 # %%
 # Google Colab only: fetch the course, install its Python 3.12 pins and build the
@@ -60,6 +69,7 @@ import numpy as np
 
 from course_utils import reuse
 from course_utils.caches import open_ecephys_cache
+from course_utils.config import data_source
 from course_utils.ecephys import (by_area, epoch_spike_counts, load_ecephys_session,
                                   stimulus_epochs, units_by_area)
 from course_utils.export import load_netcdf, save_netcdf
@@ -86,8 +96,30 @@ assert eight == [719161530, 750332458, 750749662, 754312389, 755434585, 75602998
 # ## 2. One session
 #
 # `load_ecephys_session` calls `cache.get_session_data`, which applies AllenSDK's
-# default quality filters to the units (amplitude cut-off, presence ratio, ISI
-# violations): `session.units` holds only units that pass.
+# default quality filters to the units: `session.units` holds only units that pass.
+# Spike sorting splits the voltage recordings into putative neurons ("units"), and
+# some of those are poor: a mix of several neurons, or one neuron seen only part of
+# the time. Three metrics, computed for every unit, flag them:
+#
+# * **presence ratio**: the fraction of equal blocks of the recording in which the unit
+#   fired at all. A unit that drifts away from the probe, or appears only late, has a
+#   low one. Kept: at least 0.95.
+# * **ISI violations**: how many inter-spike intervals are shorter than a neuron's
+#   refractory period (about 1.5 ms), turned into an estimate of the rate of spikes
+#   from other neurons relative to the unit's own rate. Kept: at most 0.5.
+# * **amplitude cut-off**: an estimate, from how the distribution of spike amplitudes is
+#   cut off at the detection threshold, of the fraction of the unit's spikes that were
+#   too small to be detected. Kept: at most 0.1.
+#
+# These limits are AllenSDK's defaults in its code (`UNIT_FILTER_DEFAULTS` in
+# `allensdk.brain_observatory.ecephys`, version 2.16; a unit exactly on a limit is kept).
+# AllenSDK's
+# [quality metrics tutorial](https://allensdk.readthedocs.io/en/latest/_static/examples/nb/ecephys_quality_metrics.html)
+# explains each metric on real units, and warns that the defaults may not suit every
+# analysis (its text gives the presence-ratio limit as 0.9; the code uses 0.95). To
+# change one, pass it on: `cache.get_session_data(id, presence_ratio_minimum=0.9)`, or
+# `np.inf` / `-np.inf` to switch a filter off. On the sample the metric values are
+# generated (some units fail on purpose, so that the filters visibly remove something).
 
 # %%
 started = time.perf_counter()
@@ -121,7 +153,11 @@ assert per_area.to_dict() == {"V1": 51, "LM": 30, "RL": 24, "AL": 51, "PM": 90, 
 #
 # The session shows blocks of different stimuli (Gabor patches, flashes, drifting and
 # static gratings, natural scenes and movies), separated by spontaneous activity in
-# front of a grey screen. An *epoch* is one such block.
+# front of a grey screen. An *epoch* is one such block. The first, `gabors`, flashes a
+# small Gabor patch at one position of a 9 × 9 grid at a time: averaging a unit's
+# response at each position maps its receptive field (AllenSDK's
+# `ReceptiveFieldMapping` does this), which a later analysis can use to keep only units
+# whose receptive field lies on the screen.
 
 # %%
 session.get_stimulus_epochs().head(8)
@@ -160,7 +196,8 @@ assert abs(epochs["start_time"].iloc[0] - 84.49618798636119) < 1e-6
 # %% tags=["nbval-check-output"]
 started = time.perf_counter()
 counts = epoch_spike_counts(session, pre=10.0, post=90.0, bin_size=0.1, epochs=epochs)
-print(f"counted {int(counts.sum()):,} spikes in {time.perf_counter() - started:.2f} s")
+helper_seconds = time.perf_counter() - started
+print(f"counted {int(counts.sum()):,} spikes in {helper_seconds:.2f} s")
 
 # %%
 counts
@@ -182,6 +219,75 @@ for name, area_counts in areas.items():
 print(dict(counts.sizes), areas["V1"].isel(epoch=0).shape)
 assert dict(counts.sizes) == {"epoch": 15, "time": 1000, "unit": 318}
 assert areas["V1"].isel(epoch=0).shape == (1000, 51)
+
+# %% [markdown]
+# ### The walkthrough's way, once
+#
+# The public walkthrough this course follows counts with plain loops: for every epoch,
+# every area and every unit, it keeps the unit's spikes inside the window, shifts them
+# so that the window starts at 0 s, and calls `np.histogram`. Here is that loop for one
+# area (V1) and one epoch (the first drifting gratings epoch), with the helper's own bin
+# edges (`counts.attrs["bin_edges"]`: the same 1,001 numbers as the walkthrough's
+# `np.arange(0, 100.1, 0.1)`).
+
+# %%
+epoch = int(np.flatnonzero(counts["stimulus_name"].values == "drifting_gratings")[0])
+start = float(counts["start_time"][epoch])
+pre, post = counts.attrs["pre"], counts.attrs["post"]
+edges = counts.attrs["bin_edges"]                   # seconds from start - pre
+
+started = time.perf_counter()
+per_unit = []
+for unit in units.index[units["area"] == "V1"]:
+    t = spike_times[unit]
+    t = t[(t >= start - pre) & (t <= start + post)]           # the unit's spikes in the window
+    unit_counts, _ = np.histogram(t - (start - pre), bins=edges)
+    per_unit.append(unit_counts)
+loop_counts = np.array(per_unit).T                  # (time bins, units), as the walkthrough
+loop_seconds = time.perf_counter() - started
+
+started = time.perf_counter()
+v1_once = epoch_spike_counts(session, pre=pre, post=post, bin_size=0.1, areas=["VISp"],
+                             epochs=epochs.iloc[[epoch]])
+once_seconds = time.perf_counter() - started
+whole_loop = loop_seconds / len(per_unit) * counts.sizes["unit"] * counts.sizes["epoch"]
+print(f"V1, one epoch: loop {loop_seconds * 1e3:.0f} ms, helper {once_seconds * 1e3:.0f} ms")
+print(f"all {counts.sizes['unit']} units x {counts.sizes['epoch']} epochs: the loop would "
+      f"take about {whole_loop:.1f} s at that pace, the helper took {helper_seconds:.2f} s "
+      f"(about {whole_loop / helper_seconds:.0f} times faster)")
+
+# %% [markdown]
+# For one area and one epoch the loop is quick, and the helper can even be slower: it
+# spends some tens of milliseconds on fixed work (selecting the units, labelling the
+# result). The gain comes with the whole job. The loop reads each unit's entire spike
+# train (tens of thousands of spikes) again for every epoch. The helper uses the fact
+# that spike times are sorted: one `np.searchsorted` per unit finds where every bin
+# edge of every epoch falls among its spikes (a binary search, not a scan), and the
+# differences between neighbouring positions are the counts; it also shares the units
+# between the CPU cores. The printed times vary from run to run and machine to machine.
+#
+# **Self-check.** The loop's counts and the helper's are identical (the helper's are
+# int32, the loop's int64; `assert_array_equal` compares values). Both follow the same
+# edge rule, `np.histogram`'s: a spike exactly on an inner edge goes to the later bin, one
+# exactly on the last edge stays in the last bin. On the sample no spike sits exactly
+# on an edge (spike times lie on a 2⁻¹⁵ s grid, epoch starts do not), and on real data
+# it is rare, so the comparison above cannot show the rule at work. The second check
+# tries it on four made-up spikes: one at the window start, one on an inner edge, one
+# on the last edge and one just after the window.
+
+# %% tags=["nbval-check-output"]
+from course_utils.spikes import bin_spikes
+
+np.testing.assert_array_equal(loop_counts, areas["V1"].isel(epoch=epoch).values)
+np.testing.assert_array_equal(loop_counts, v1_once.isel(epoch=0).values)
+print(f"V1, epoch {epoch}: {loop_counts.shape} counts, {int(loop_counts.sum()):,} spikes, "
+      "loop == helper")
+
+made_up = {1: np.array([0.5, 0.75, 1.5, 1.6])}      # window: 0.5 s to 1.5 s, 0.25 s bins
+helper_bins = bin_spikes(made_up, [1.0], pre=0.5, post=0.5, bin_size=0.25)
+numpy_bins, _ = np.histogram(made_up[1] - 0.5, bins=[0, 0.25, 0.5, 0.75, 1.0])
+print("edge spikes:", helper_bins.values[0, :, 0].tolist(), numpy_bins.tolist())
+assert helper_bins.values[0, :, 0].tolist() == numpy_bins.tolist() == [1, 1, 0, 1]
 
 # %% [markdown]
 # ## 5. Save, then read back
@@ -224,20 +330,25 @@ assert kept.identical(counts)
 # ## 6. Looking at the counts
 #
 # A raster: each row a V1 unit, each tick a spike, around the start of the drifting
-# gratings epoch.
+# gratings epoch of section 4.
 
 # %%
-epoch = int(np.flatnonzero(counts["stimulus_name"].values == "drifting_gratings")[0])
-start = float(counts["start_time"][epoch])
+SYNTHETIC = "\n(offline sample: synthetic spikes)" if data_source() == "sample" else ""
 fig, ax = plt.subplots(figsize=(10, 5))
 for row, unit in enumerate(areas["V1"]["unit"].values):
     t = spike_times[unit]
     t = t[(t >= start - 2) & (t <= start + 8)] - start
     ax.vlines(t, row + 0.6, row + 1.4, color="k", lw=0.5)
 ax.axvline(0, color="tab:red", lw=1)
-ax.set(title=f"V1 units around the start of epoch {epoch} (drifting gratings)",
-       xlabel="time from epoch start (s)", ylabel="unit")
+ax.set(title=f"V1 units around the start of epoch {epoch} (drifting gratings){SYNTHETIC}",
+       xlabel="time from epoch start (s)", ylabel="unit (V1)")
 plt.show()
+
+# %% [markdown]
+# *Figure: spikes of the 51 V1 units from 2 s before to 8 s after the start of the first
+# drifting gratings epoch (red line), one row per unit. On the offline sample the spikes
+# are generated: each unit fires at a steady background rate, plus extra spikes while
+# a grating it is tuned to is on the screen (2 s gratings every 3 s).*
 
 # %% [markdown]
 # Population rate per area: mean count per unit and bin, divided by the bin width,
@@ -251,26 +362,58 @@ for name, area_counts in areas.items():
     smooth = rate.rolling(time=10, center=True).mean()          # 1 s running mean
     ax.plot(smooth["time"], smooth, label=name)
 ax.axvline(0, color="0.5", ls="--")
-ax.set(title="population rate around epoch starts (mean of 15 epochs, 1 s smoothing)",
-       xlabel="time from epoch start (s)", ylabel="spikes per second per unit")
+ax.set(title=f"Population rate around epoch starts (mean of 15 epochs, 1 s smoothing)"
+             f"{SYNTHETIC}", xlabel="time from epoch start (s)",
+       ylabel="spikes per second per unit")
 ax.legend(ncols=6, fontsize=8)
 plt.show()
 
 # %% [markdown]
+# *Figure: mean firing rate per unit of each area, averaged over the 15 stimulus epochs
+# and smoothed with a 1 s running mean; the dashed line is the epoch start. On the
+# offline sample the rate steps up at t = 0 in every area, at the same moment, and
+# stays up, because that is how the generator was written: it adds stimulus-driven
+# spikes to every visual unit, after a latency drawn from the same 30-80 ms range in
+# every area, only while a stimulus is on the screen, with a strength per area and
+# stimulus set in `data/sample_recipe.toml`. The differences between areas here are
+# those settings, not findings. Real recordings differ: in the Visual Coding
+# Neuropixels data, Siegle et al. (2021, Nature 592:86-92,
+# [doi:10.1038/s41586-020-03171-x](https://doi.org/10.1038/s41586-020-03171-x))
+# found that visual responses start earliest in V1 and progressively later in areas
+# higher up the anatomical hierarchy (AM and PM among the latest), and that other
+# response properties change along that hierarchy too. A 100 ms bin and a 1 s
+# smoothing hide such latencies; real rates also depend strongly on the stimulus, often
+# with a transient at the onset, and some units are suppressed rather than driven.*
+
+# %% [markdown]
 # Units × time heatmaps, one per area, averaged over epochs (1 s bins for legibility).
+# All panels share one colour scale, so the same colour means the same rate in every
+# area; within a panel, units are sorted by their mean rate after t = 0, highest on top.
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(15, 7), sharex=True)
-for ax, (name, area_counts) in zip(axes.flat, areas.items()):
-    coarse = area_counts.mean("epoch").coarsen(time=10).mean() / bin_size
-    im = ax.imshow(coarse.transpose("unit", "time").values, aspect="auto", cmap="viridis",
-                   extent=(-10, 90, coarse.sizes["unit"], 0), interpolation="nearest")
+area_rates = {name: (area_counts.mean("epoch").coarsen(time=10).mean() / bin_size)
+              .transpose("unit", "time") for name, area_counts in areas.items()}
+vmax = max(float(np.percentile(r.values, 99)) for r in area_rates.values())  # shared scale
+fig, axes = plt.subplots(2, 3, figsize=(15, 7), sharex=True, layout="constrained")
+for ax, (name, rate) in zip(axes.flat, area_rates.items()):
+    after = rate.sel(time=slice(0, None)).mean("time").values
+    rate = rate.isel(unit=np.argsort(-after, kind="stable"))      # most active on top
+    im = ax.imshow(rate.values, aspect="auto", cmap="viridis", vmin=0, vmax=vmax,
+                   extent=(-10, 90, rate.sizes["unit"], 0), interpolation="nearest")
     ax.axvline(0, color="w", lw=0.8, ls="--")
-    ax.set(title=f"{name} ({coarse.sizes['unit']} units)", xlabel="time from epoch start (s)",
-           ylabel="unit")
-    fig.colorbar(im, ax=ax, label="spikes/s")
-fig.tight_layout()
+    ax.set(title=f"{name} ({rate.sizes['unit']} units)", xlabel="time from epoch start (s)",
+           ylabel="unit (sorted by rate after 0 s)")
+fig.colorbar(im, ax=axes, extend="max", label="spikes/s (mean of 15 epochs)")
+fig.suptitle(f"Firing rate of every unit around epoch starts{SYNTHETIC}")
 plt.show()
+
+# %% [markdown]
+# *Figure: each row is one unit, its rate in 1 s bins averaged over the 15 stimulus
+# epochs; the dashed line is the epoch start. One colour scale for all panels; its top
+# is the largest of the six panels' 99th percentiles, and the few rates above it show
+# in the top colour. On the offline sample the spikes are generated, so which areas
+# look more active and how sharply rates change at 0 s reflect the recipe's per-area
+# settings, not the brain.*
 
 # %% [markdown]
 # ## Exercises
@@ -279,7 +422,8 @@ plt.show()
 # start. What are the dimensions? Check that the number of bins is (2 + 5) / 0.05.
 #
 # **Exercise 2.** For each area, compare the mean rate in the 10 s before the epoch
-# starts with the 10 s after. Which area changes most, in spikes per second?
+# starts with the 10 s after. Which area changes most, in spikes per second? (On the
+# offline sample the answer describes the generator's settings, not the brain.)
 #
 # **Exercise 3.** Select the LM units of the saved file without using `by_area`, using
 # the `area` coordinate, and find LM's most active unit across all epochs.
