@@ -18,7 +18,7 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/allen-course/allen-brain-observatory-course/blob/main/notebooks/04_neuropixels_spike_binning.ipynb)
 #
-# **Estimated time:** 40 minutes · **Prerequisites:** notebook 01; NumPy arrays;
+# **Estimated time:** 55 minutes · **Prerequisites:** notebook 01; NumPy arrays;
 # a first look at xarray in notebook 03 helps.
 #
 # By the end of this notebook you will be able to:
@@ -29,7 +29,9 @@
 # 3. turn spike times into spike counts in 100 ms bins around every epoch start, for
 #    every unit, as one labelled array, and know exactly which bin a spike lands in;
 # 4. save that array to a portable NetCDF file and read it back;
-# 5. draw a raster, population rates and units-by-time heatmaps.
+# 5. draw a raster, population rates and units-by-time heatmaps;
+# 6. map each unit's receptive field from the gabors epoch and its direction tuning from
+#    the drifting gratings, with AllenSDK's selectivity indices.
 #
 # **About the data.** On the offline sample (the default), the session table, the
 # session and probe ids, which areas each probe records, how many units pass the quality
@@ -416,6 +418,168 @@ plt.show()
 # settings, not the brain.*
 
 # %% [markdown]
+# ## 7. Receptive fields and direction tuning
+#
+# Two epochs of this session were designed to measure what each unit prefers.
+#
+# * **`gabors`**: a small Gabor patch (a grating in a round window, 20° across) appears
+#   for 250 ms at one of 9 × 9 positions, 10° apart, from 40° left of the screen centre
+#   to 40° right and from 40° below to 40° above, in one of three orientations. A unit
+#   fires more when the patch falls in its *receptive field*, the part of the visual
+#   field it sees, so its mean rate at each position is a map of that field.
+# * **`drifting_gratings`**: full-screen gratings drift for 2 s in one of 8 directions
+#   (0° to 315°) at one of 5 temporal frequencies (1 to 15 Hz). The mean rate per
+#   direction is the unit's *direction tuning*.
+#
+# `course_utils.tuning` counts every unit's spikes during every presentation
+# (`presentation_counts`, a `presentation × unit` array) and averages the rates per
+# position or per direction. AllenSDK has the same analyses as classes
+# (`ReceptiveFieldMapping`, `DriftingGratings` in
+# `allensdk.brain_observatory.ecephys.stimulus_analysis`); they compute many more
+# metrics and take minutes per session, and the course's tests check that both give the
+# same maps and selectivity indices.
+#
+# **On the offline sample these properties are the generator's.** It gives each visual
+# unit a receptive field centred at a random point within 30° of the screen centre, and
+# a preferred direction drawn at random, so the maps and curves below show what was
+# drawn, not what mouse neurons do. The code runs unchanged on a real session.
+
+# %%
+from course_utils.tuning import (direction_tuning, presentation_counts, presentations_of,
+                                 receptive_field_maps, rf_peaks, selectivity)
+
+gabors = presentations_of(session, "gabors")
+for column in ("x_position", "y_position", "orientation"):
+    print(f"{column:>12}:", np.unique(gabors[column].astype(float)).tolist())
+gabor_counts = presentation_counts(spike_times, gabors, units.index, window=(0.0, 0.25))
+rf_maps = receptive_field_maps(gabor_counts, gabors)
+peaks = rf_peaks(rf_maps).join(units["area"])
+print(dict(gabor_counts.sizes), "->", dict(rf_maps.sizes))
+
+# %% [markdown]
+# **Self-check.** A map is nothing more than an average: for one unit and one
+# position, the mean of its counts over the presentations at that position, divided by
+# the 0.25 s window, is the map's value there.
+
+# %% tags=["nbval-check-output"]
+unit = peaks["peak_z"].idxmax()
+at = ((gabors["x_position"].astype(float) == 10.0)
+      & (gabors["y_position"].astype(float) == -20.0)).to_numpy()
+by_hand = gabor_counts.sel(unit=unit).values[at].mean() / 0.25
+assert np.isclose(by_hand, float(rf_maps.sel(unit=unit, x_position=10.0, y_position=-20.0)))
+assert rf_maps.shape == (len(units), 9, 9) and gabor_counts.sizes["presentation"] == 3645
+print(f"{gabor_counts.sizes['presentation']} presentations x {len(units)} units -> maps "
+      f"{dict(rf_maps.sizes)}; one value checked by hand")
+
+# %% [markdown]
+# The clearest map in each area. `rf_peaks` gives each map's peak position and
+# `peak_z`, how many standard deviations of the map the peak stands above its mean: a
+# unit whose receptive field is off the screen has a flat, noisy map and a small value.
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, sharey=True,
+                         layout="constrained")
+for ax, (area, group) in zip(axes.flat, peaks.groupby("area", sort=False)):
+    best = group["peak_z"].idxmax()
+    rf_maps.sel(unit=best).plot.imshow(ax=ax, cmap="magma",
+                                       cbar_kwargs={"label": "spikes/s"})
+    ax.set(title=f"{area}: unit {best} (peak z {group.loc[best, 'peak_z']:.1f})",
+           xlabel="azimuth: x_position (degrees)", ylabel="elevation: y_position (degrees)")
+fig.suptitle(f"Receptive-field maps from the gabors epoch, clearest unit per area{SYNTHETIC}")
+plt.show()
+
+# %% [markdown]
+# *Figure: each unit's mean rate while the Gabor patch was at each of the 81 positions
+# (0 to 250 ms after its onset, averaged over orientations and 45 presentations per
+# position on average), for the unit with the clearest map in each area. Each panel has
+# its own colour scale. On the offline sample, each receptive field is a Gaussian blob
+# that the generator placed at random. In real recordings the units on one probe have
+# receptive fields close together, because a probe enters the cortex at one point of its
+# map of the visual field, and receptive fields tend to be larger in the higher visual
+# areas than in V1 (Siegle et al. 2021, cited above).*
+#
+# Where do all the receptive fields lie? The peaks of the units with a clear map:
+
+# %%
+clear = peaks[peaks["peak_z"] > 3]
+fig, ax = plt.subplots(figsize=(6.5, 5.5))
+for area, group in clear.groupby("area", sort=False):
+    jitter = np.random.default_rng(0).uniform(-2, 2, (2, len(group)))   # overlapping points
+    ax.scatter(group["x_position"] + jitter[0], group["y_position"] + jitter[1], s=14,
+               label=f"{area} ({len(group)})")
+ax.set(xlim=(-45, 45), ylim=(-45, 45), aspect="equal",
+       xlabel="azimuth: x_position (degrees)", ylabel="elevation: y_position (degrees)",
+       title=f"Receptive-field peaks of units with peak z > 3{SYNTHETIC}")
+ax.legend(title="area (units)", fontsize=8, bbox_to_anchor=(1, 1))
+plt.show()
+
+# %% [markdown]
+# *Figure: the position of each clear map's peak, jittered by up to 2° so that units
+# sharing a grid position stay visible. On the sample the peaks are spread uniformly
+# over the central ±30°, in every area, because that is how the generator draws them; on
+# a real session they cluster, probe by probe, and their positions tell you which part
+# of the screen each area's units see.*
+#
+# Now the drifting gratings. Each presentation lasts 2 s, so the counts cover each
+# presentation's own start and stop (no `window`); `direction_tuning` averages the rate
+# for every direction and temporal frequency, leaving out blank sweeps, and
+# `selectivity` finds each unit's preferred direction and frequency and computes the
+# *global orientation* and *direction selectivity indices*, as AllenSDK defines them:
+# at the preferred frequency, with r(θ) the rate for direction θ,
+# g_osi = |Σ r(θ) e^{2iθ}| / Σ r(θ) and g_dsi = |Σ r(θ) e^{iθ}| / Σ r(θ). Both run from 0
+# (no preference) to 1 (one orientation, or one direction, only).
+
+# %%
+gratings = presentations_of(session, "drifting_gratings")
+grating_counts = presentation_counts(spike_times, gratings, units.index)
+tuning = direction_tuning(grating_counts, gratings)      # (unit, orientation, temporal_frequency)
+indices = selectivity(tuning).join(units["area"])
+print(dict(tuning.sizes))
+indices.groupby("area", sort=False)[["g_osi", "g_dsi"]].median().round(2)
+
+# %% [markdown]
+# **Self-check.** The indices are AllenSDK's own formula (its `osi` and `dsi`
+# functions), applied to the rates at the preferred temporal frequency.
+
+# %% tags=["nbval-check-output"]
+from allensdk.brain_observatory.ecephys.stimulus_analysis.stimulus_analysis import dsi, osi
+
+unit = indices["g_dsi"].idxmax()
+curve = tuning.sel(unit=unit, temporal_frequency=indices.loc[unit, "pref_tf"])
+theta = np.deg2rad(curve["orientation"].values).astype(complex)
+assert np.isclose(osi(theta, curve.values), indices.loc[unit, "g_osi"])
+assert np.isclose(dsi(theta, curve.values), indices.loc[unit, "g_dsi"])
+assert indices[["g_osi", "g_dsi"]].stack().between(0, 1).all()
+print(f"tuning {dict(tuning.sizes)}; indices of {len(indices)} units, all within [0, 1]; "
+      "one unit checked against AllenSDK's osi and dsi")
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(12, 8), subplot_kw={"projection": "polar"},
+                         layout="constrained")
+for ax, (area, group) in zip(axes.flat, indices.groupby("area", sort=False)):
+    unit = group["g_dsi"].idxmax()
+    curve = tuning.sel(unit=unit, temporal_frequency=group.loc[unit, "pref_tf"])
+    angles = np.deg2rad(np.append(curve["orientation"].values, 0.0))   # close the loop
+    ax.plot(angles, np.append(curve.values, curve.values[0]), marker="o")
+    ax.set_title(f"{area}: unit {unit}\ng_dsi {group.loc[unit, 'g_dsi']:.2f}, "
+                 f"g_osi {group.loc[unit, 'g_osi']:.2f}, {group.loc[unit, 'pref_tf']:g} Hz",
+                 fontsize=9)
+fig.suptitle("Direction tuning (spikes/s against direction of drift), most "
+             f"direction-selective unit per area{SYNTHETIC}")
+plt.show()
+
+# %% [markdown]
+# *Figure: mean rate (radius, spikes/s) for each of the 8 directions of drift (angle),
+# at the unit's preferred temporal frequency, for the most direction-selective unit of
+# each area. On the sample, the generator gives each unit a smooth tuning around a
+# random preferred direction, plus a random share of the response in the opposite
+# direction; the tuning you see is that recipe. Real units vary far more: many respond
+# weakly or not at all to gratings, and how selective they are differs between areas
+# and cell types (for the Allen Brain Observatory's two-photon survey of these
+# properties, see de Vries et al. 2020, Nat Neurosci 23:138-151,
+# [doi:10.1038/s41593-019-0550-9](https://doi.org/10.1038/s41593-019-0550-9)).*
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** Count spikes in 50 ms bins from 2 s before to 5 s after each epoch
@@ -427,6 +591,15 @@ plt.show()
 #
 # **Exercise 3.** Select the LM units of the saved file without using `by_area`, using
 # the `area` coordinate, and find LM's most active unit across all epochs.
+#
+# **Exercise 4.** Map the receptive field of the V1 unit with the clearest map three
+# times, once for each orientation of the Gabor patch (select the presentations of one
+# orientation, then use `presentation_counts` and `receptive_field_maps`). Do the three
+# peaks agree? What would it mean on real data if they did not?
+#
+# **Exercise 5.** For each area, what fraction of units has a g_dsi above 0.3? Plot the
+# most orientation-selective unit's rate against temporal frequency at its preferred
+# direction (`tuning.sel(...)`, log x axis).
 
 # %% tags=["solution"]
 # Solution 1
@@ -447,6 +620,33 @@ lm = back.sel(unit=back["area"] == "LM")
 totals = lm.sum(["epoch", "time"])
 print(f"LM has {lm.sizes['unit']} units; the most active is unit "
       f"{int(totals.idxmax())} with {int(totals.max())} spikes in the 15 windows")
+
+# %% tags=["solution"]
+# Solution 4
+v1_best = peaks[peaks["area"] == "V1"]["peak_z"].idxmax()
+for orientation in (0.0, 45.0, 90.0):
+    subset = gabors[gabors["orientation"].astype(float) == orientation]
+    one = receptive_field_maps(presentation_counts(spike_times, subset, [v1_best],
+                                                   window=(0.0, 0.25)), subset)
+    peak = rf_peaks(one).iloc[0]
+    print(f"orientation {orientation:>4}: peak at x = {peak['x_position']:+.0f}, "
+          f"y = {peak['y_position']:+.0f} degrees ({len(subset)} presentations)")
+# Each map has a third of the presentations, so it is noisier, but the peaks should agree
+# within a grid step. On the sample they must: the generator's receptive fields ignore
+# the patch's orientation. On real data, a peak that moves with orientation would mean
+# the map is too noisy to locate the field, or the unit prefers one orientation so much
+# that the other maps hold little response.
+
+# %% tags=["solution"]
+# Solution 5
+print((indices["g_dsi"] > 0.3).groupby(indices["area"], sort=False).mean().round(2))
+unit = indices["g_osi"].idxmax()
+tf_curve = tuning.sel(unit=unit, orientation=indices.loc[unit, "pref_direction"])
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(tf_curve["temporal_frequency"], tf_curve.values, marker="o")
+ax.set(xscale="log", xlabel="temporal frequency (Hz)", ylabel="rate (spikes/s)",
+       title=f"unit {unit} at {indices.loc[unit, 'pref_direction']:g} degrees{SYNTHETIC}")
+plt.show()
 
 # %% [markdown]
 # ## What's next
