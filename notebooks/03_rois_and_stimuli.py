@@ -80,12 +80,16 @@ from scipy.stats import norm
 
 from course_utils.alignment import event_triggered_responses, mean_sem
 from course_utils.caches import open_ophys_cache
+from course_utils.config import data_source
 from course_utils import reuse
 from course_utils.plotting import (image_grid, outline_rois, plot_mean_sem,
                                    plot_response_heatmap)
 from course_utils.responses import stimulus_response_table
 
 OPHYS_SESSION = 854060305
+# figure titles say when the activity is the offline sample's synthetic one
+ON_SAMPLE = data_source() == "sample"
+SYNTHETIC = "\n(offline sample: synthetic data)" if ON_SAMPLE else ""
 cache = open_ophys_cache()
 plane = cache.get_behavior_ophys_experiment(854759894)        # a VISp plane, 14 cells
 # all 53 cells: notebook 02's load_session_traces, stored on disk (course_utils.reuse)
@@ -131,7 +135,7 @@ axes[2].set_title(f"all {len(cells)} ROIs outlined")
 for ax in axes:
     ax.set(xlabel="x (pixels)", ylabel="y (pixels)")
 fig.suptitle(f"plane {plane.ophys_experiment_id}: max projection and ROIs "
-             "(synthetic on the sample)")
+             f"{SYNTHETIC}")
 fig.tight_layout()
 plt.show()
 
@@ -218,8 +222,8 @@ templates.applymap(lambda image: f"{image.shape[0]}×{image.shape[1]} {image.dty
 # %%
 # every 4th pixel in each direction is plenty for small panels, and draws much faster
 fig = image_grid(templates["unwarped"].apply(lambda image: image[::4, ::4]), ncols=4)
-fig.suptitle("synthetic stand-ins for the eight images of session 854060305 "
-             "(real image names, unwarped)")
+fig.suptitle("the eight images of session 854060305 (unwarped)"
+             + ("\n(offline sample: synthetic stand-ins under the real names)" if ON_SAMPLE else ""))
 plt.show()
 
 # %% [markdown]
@@ -273,7 +277,7 @@ fig, ax = plt.subplots(figsize=(8, 4.5))
 for image_name, group in by_image:
     plot_mean_sem(mean_sem(group, "event"), ax=ax, label=image_name)
 ax.axvspan(0, 0.25, color="0.9", zorder=0)
-ax.set_title(f"cell {CELL}: mean ± s.e.m. dF/F around each image flash (synthetic)")
+ax.set_title(f"cell {CELL}: mean ± s.e.m. dF/F around each image flash{SYNTHETIC}")
 ax.set_xlabel("time from image flash (s)")
 ax.legend(ncols=2, fontsize=8)
 plt.show()
@@ -305,7 +309,7 @@ for ax, (title, responses), mean in zip(axes, panels, means):
                           sort=False, vmax=vmax, colorbar=False)
 axes[0].set_ylabel("cell (sorted by flash response)")
 fig.colorbar(axes[0].images[0], ax=axes, label="mean dF/F")
-fig.suptitle("mean dF/F of the 53 cells around three kinds of event (synthetic)")
+fig.suptitle(f"mean dF/F of the 53 cells around three kinds of event{SYNTHETIC}")
 plt.show()
 print(f"colour scale: 0 to {vmax:.2f} dF/F")
 
@@ -319,7 +323,7 @@ print(f"colour scale: 0 to {vmax:.2f} dF/F")
 #
 # *Real data differ. In the Visual Behavior recordings, Garrett et al. (2020, eLife
 # 9:e50340, [doi:10.7554/eLife.50340](https://doi.org/10.7554/eLife.50340)) found that
-# Vip interneurons, with familiar images, were suppressed by the images and their
+# Vip interneurons (not the Sst cells of this session), with familiar images, were suppressed by the images and their
 # activity ramped up in the grey periods; when an expected image was omitted, that ramp
 # continued until the next image appeared. Nothing in the synthetic heatmap above is
 # evidence for or against such dynamics.*
@@ -339,7 +343,7 @@ for ax in axes[:, 0]:
     ax.set_ylabel("cell (sorted by flash response)")
 fig.colorbar(axes[0, 0].images[0], ax=axes, label="mean dF/F")
 fig.suptitle("mean dF/F around the flashes of each image, cells sorted by flash "
-             "response (synthetic)")
+             f"response{SYNTHETIC}")
 plt.show()
 
 # %% [markdown]
@@ -405,7 +409,7 @@ axes[2].set_title("running speed, mean ± s.e.m.")
 for ax in axes:
     ax.axvline(0, color="0.5", ls="--", lw=0.8)
 axes[2].set_xlabel("time from image change (s)")
-fig.suptitle(f"behaviour around the {len(change_times)} image changes (synthetic)")
+fig.suptitle(f"behaviour around the {len(change_times)} image changes{SYNTHETIC}")
 fig.tight_layout()
 plt.show()
 
@@ -511,7 +515,8 @@ print(f"hit rate {hit_rate:.3f} ({counts['hit']} of {counts['go']} go trials), "
 #    Auto-rewarded trials take a place in the window but count as neither.
 # 2. Each trial's d′ is computed from those two rates, after clipping both to
 #    [0.01, 0.99].
-# 3. The *reward rate* of each trial counts, among the 25 trials before and after it,
+# 3. The *reward rate* of each trial counts, among the 25 trials before it and the 24
+#    after it,
 #    those whose first lick came 0.15 to 0.75 s after the change or sham change (so
 #    false alarms count too), per minute of those trials; it is undefined for the
 #    first 10 trials. A trial counts as
@@ -598,7 +603,7 @@ axes[2].axhline(session_dprime, color="0.5", ls="--", lw=0.8, label="whole-sessi
 axes[2].set(ylabel="d′", xlabel="trial start (minutes from the start of the recording)",
             title="rolling d′")
 axes[2].legend(loc="lower left")
-fig.suptitle("task performance over the session (synthetic behaviour)")
+fig.suptitle(f"task performance over the session{SYNTHETIC}")
 fig.tight_layout()
 plt.show()
 
@@ -657,7 +662,7 @@ for outcome in ("hit", "miss"):
                                     timestamps=running["timestamps"].to_numpy())
     plot_mean_sem(mean_sem(run, "event"), ax=ax, label=f"{outcome} (n={len(times)})",
                   ylabel="running speed (cm/s)")
-ax.set(title="running around the change, by trial outcome (synthetic)",
+ax.set(title=f"running around the change, by trial outcome{SYNTHETIC}",
        xlabel="time from image change (s)")
 ax.legend()
 plt.show()

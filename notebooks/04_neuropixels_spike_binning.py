@@ -376,7 +376,8 @@ plt.show()
 # offline sample the rate steps up at t = 0 in every area, at the same moment, and
 # stays up, because that is how the generator was written: it adds stimulus-driven
 # spikes to every visual unit, after a latency drawn from the same 30-80 ms range in
-# every area, only while a stimulus is on the screen, with a strength per area and
+# every area, only while a stimulus is on the screen (for the 250 ms flashes, for
+# 150 ms), with a strength per area and
 # stimulus set in `data/sample_recipe.toml`. The differences between areas here are
 # those settings, not findings. Real recordings differ: in the Visual Coding
 # Neuropixels data, Siegle et al. (2021, Nature 592:86-92,

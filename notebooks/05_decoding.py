@@ -387,8 +387,8 @@ print("variance explained by PC1, PC2:", pcs.explained_variance_ratio_.round(3))
 # is right 92% of the time (its `chance_most_frequent`) and has learned nothing.
 # *Balanced accuracy* (the mean of the per-class accuracies) is 0.5 for such a decoder,
 # which is `chance_uniform` for two classes; `class_weight="balanced"` makes the SVM
-# pay as much attention to the rare class. We use the same folds: each run has exactly
-# one change flash, its first, so every fold gets its share of changes.
+# pay as much attention to the rare class. We use the same folds: every run but the
+# first starts with its one change flash, so every fold gets its share of changes.
 
 # %%
 is_change = images["is_change"].astype(bool).reindex(X.index).map({True: "change",
@@ -404,8 +404,9 @@ imbalance
 # %% [markdown]
 # Read each score against its own chance: here the plain SVM's accuracy hardly differs
 # from its `chance_most_frequent`, while balanced accuracy (chance 0.5) shows what the
-# weighted SVM learned. On the sample, change flashes differ from repeats only because the
-# generator scales each cell's response to a change by a random gain of its own.
+# weighted SVM learned. On the sample, change flashes differ from repeats mainly because
+# the generator scales each cell's response to a change by a random gain of its own
+# (the leftover response to the flash before, a different image, differs too).
 #
 # ## 7. Neuropixels: which stimulus is on, per visual area?
 #

@@ -76,11 +76,15 @@ import numpy as np
 import pandas as pd
 
 from course_utils.caches import open_ecephys_cache
+from course_utils.config import data_source
 from course_utils.export import load_netcdf
 from course_utils.many_sessions import (bin_session, bin_sessions, connect, default_workers,
                                         population_rates, prepare_sessions,
                                         walkthrough_sessions)
 from course_utils.metadata import AREA_SHORT_NAMES, VISUAL_AREAS
+
+# figure titles say when the spikes are the offline sample's synthetic ones
+SYNTHETIC = "\n(offline sample: synthetic spikes)" if data_source() == "sample" else ""
 
 # %% [markdown]
 # ## 1. Eight sessions, one job each
@@ -308,8 +312,7 @@ for ax in axes[:, 0]:
     ax.set_ylabel("spikes/s per unit")
 fig.legend(*axes[0, 0].get_legend_handles_labels(), title="session", fontsize=8,
            loc="center right")
-fig.suptitle("Population rate per area around epoch starts, eight sessions "
-             "(offline sample: synthetic spikes)")
+fig.suptitle(f"Population rate per area around epoch starts, eight sessions{SYNTHETIC}")
 fig.tight_layout(rect=(0, 0, 0.86, 1))
 plt.show()
 
@@ -417,7 +420,7 @@ im = ax.imshow(change.values, cmap="RdBu_r", vmin=-abs(change).max(), vmax=abs(c
 ax.set(xticks=range(change.sizes["area"]), xticklabels=change["area"].values,
        yticks=range(change.sizes["session"]), yticklabels=change["session"].values,
        xlabel="area", ylabel="session",
-       title="Rate change at the drifting gratings start\n(offline sample: synthetic spikes)")
+       title=f"Rate change at the drifting gratings start{SYNTHETIC}")
 fig.colorbar(im, ax=ax, label="after - before (spikes/s per unit)")
 plt.show()
 # The spread between sessions is the generator's: it drew each session's model from its
