@@ -27,13 +27,13 @@ def test_force_and_quiet_reach_the_builder_and_the_report_is_printed(monkeypatch
     report = BuildReport(path=str(tmp_path), seconds=61.5, megabytes=298.3,
                          peak_megabytes=2275.2, files=21, source_sha256="0" * 64)
 
-    def fake_build(force, progress):
-        calls.append((force, progress))
+    def fake_build(force, progress, hashes):
+        calls.append((force, progress, hashes))
         return report
 
     monkeypatch.setattr(sample_module, "build_sample", fake_build)
     assert main(["build-sample", "--force", "--quiet"]) == 0
-    assert calls == [(True, False)]
+    assert calls == [(True, False, True)]      # the command compares hashes
     out = capsys.readouterr().out.splitlines()
     assert out == report.lines()
     assert "build time     61.5 s   (budget 180 s)" in out[1]
