@@ -90,8 +90,8 @@ def _load_one(cache, table: pd.DataFrame, experiment_id: int):
         return cache.get_behavior_ophys_experiment(experiment_id)
     except OSError as err:
         path = _experiment_file(cache, table, experiment_id)
-        if path is None:
-            raise
+        if path is None or not path.is_file():
+            raise                     # not a file on disk that failed (e.g. no network)
         from .config import sample_dir
 
         inside_sample = Path(sample_dir()).resolve() in Path(path).resolve().parents

@@ -23,6 +23,8 @@ def no_loading(monkeypatch):
     (["--bin-size", "1e9"], "bin_size 1000000000.0 s is longer than the window"),
     (["--bin-size", "-1"], "bin_size must be positive"),
     (["--pre", "-50", "--post", "10"], "empty window"),
+    (["--max-gb", "0"], "--max-gb must be a positive number of gigabytes, got 0.0"),
+    (["--max-gb", "nan"], "--max-gb must be a positive number of gigabytes, got nan"),
 ])
 def test_bad_bins_and_windows_fail_before_loading(tmp_path, capsys, no_loading, extra, message):
     assert main(["bin-spikes", "--out", str(tmp_path / "x.nc"), "--quiet", *extra]) == 2

@@ -311,3 +311,27 @@ def test_a_damaged_plane_file_names_itself_and_the_fix(sample_path, tmp_path, mo
         f"{damaged.relative_to(copy).as_posix()}: contents changed since the build "
         "(hash differs)"]
     assert len(load_experiments(cache, [EXPERIMENTS[1]])) == 1     # the others still load
+
+
+def test_a_failed_load_without_a_file_on_disk_keeps_its_own_error(tmp_path):
+    """Only a file that exists and fails to read is called damaged: on real data with no
+    network the cache's own error (an OSError too) must come through unchanged."""
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from course_utils import experiments
+
+    def refuse(experiment_id):
+        raise ConnectionError("cannot reach the warehouse")
+
+    cache = SimpleNamespace(
+        get_behavior_ophys_experiment=refuse,
+        fetch_api=SimpleNamespace(cache=SimpleNamespace(
+            data_path=lambda file_id: {"local_path": tmp_path / "not_downloaded.nwb"})))
+    table = pd.DataFrame({"file_id": [5]}, index=pd.Index([1], name="ophys_experiment_id"))
+    with pytest.raises(ConnectionError, match="^cannot reach the warehouse$"):
+        experiments._load_one(cache, table, 1)
+    (tmp_path / "not_downloaded.nwb").write_bytes(b"partial")
+    with pytest.raises(OSError, match="the file is damaged. Delete it; loading the "
+                                      "experiment again downloads it afresh"):
+        experiments._load_one(cache, table, 1)

@@ -102,6 +102,8 @@ def _bin_spikes(args: argparse.Namespace) -> int:
                if not out.parent.is_dir() else
                f"{out} exists; add --overwrite to replace it"
                if out.exists() and not args.overwrite else None)
+    if not problem and not args.max_gb > 0:
+        problem = f"--max-gb must be a positive number of gigabytes, got {args.max_gb}"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
