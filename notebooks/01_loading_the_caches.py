@@ -31,7 +31,7 @@
 #    854060305 and Neuropixels session 756029989.
 #
 # ### Where the data come from
-# Out of the box the course reads an **offline sample**: the real Allen release tables,
+# Out of the box the course reads an **offline sample**: real Allen metadata tables,
 # plus synthetic recordings written in Allen's own NWB format for the two sessions we
 # analyse (same ids, cell and unit counts, frame times and stimulus epochs). The AllenSDK
 # calls below are the ones you would use on the real data. To switch to the real data,
@@ -98,10 +98,11 @@ for name, table in [("behavior sessions", behavior_sessions), ("ophys sessions",
 # %% [markdown]
 # The experiment table is the one you will filter most: one row per imaging plane,
 # with the mouse and its genotype, the area and depth imaged, the session's type and
-# the rig. These tables are the real release's, on the sample too, with one exception:
-# the last column, `file_id`, points to the plane's NWB file in the cache, and on the
-# sample it is -999 for every plane whose file the sample does not hold (all but the six
-# of session 854060305). Its first rows:
+# the rig. On the sample these are real Allen tables too: AllenSDK's own copies, a
+# slightly older version than the current release (a few rows and columns differ; see
+# `data/README.md`). One column is changed: the last, `file_id`, points to the plane's
+# NWB file in the cache, and on the sample it is -999 for every plane whose file the
+# sample does not hold (all but the six of session 854060305). Its first rows:
 
 # %%
 experiments.head()
