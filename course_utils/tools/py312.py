@@ -12,8 +12,10 @@ suite) does what a Colab runtime does, on this checkout instead of a fresh clone
    installs ``requirements-py312.txt`` into ``.py312/packages`` and builds the offline
    sample (here into ``.py312/offline_sample``), and each must make the course work in
    its kernel without a restart;
-3. ``pip check``: only allensdk's own pins may be reported;
-4. the test suite's ``tests/`` under Python 3.12.
+3. ``pip check`` (after the first notebook): only allensdk's own pins may be reported;
+4. the seven Neuropixels sessions built on demand, then the other notebooks (step 2) and
+   the test suite's ``tests/`` under Python 3.12 side by side, which keeps both cores
+   busy once the 3.11 suite has finished.
 
 Without a Python 3.12 interpreter (``$COURSE_PYTHON312``, ``python3.12`` on ``PATH`` or
 pyenv) it says so and does nothing. The venv and packages are reused while the pins are
@@ -28,6 +30,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,8 +40,10 @@ from ..config import REPO_ROOT
 STATE_DIR = REPO_ROOT / ".py312"
 VENV = STATE_DIR / "venv"
 SAMPLE = STATE_DIR / "offline_sample"
-#: The 3.12 run's own stored results (course_utils.reuse), apart from the 3.11 suite's.
+#: The 3.12 run's own stored results (course_utils.reuse), apart from the 3.11 suite's:
+#: the notebooks' and, as the two run at once, the tests'.
 RESULTS = STATE_DIR / "results_cache"
+RESULTS_TESTS = STATE_DIR / "results_cache_tests"
 MAIN_LOCK = REPO_ROOT / "requirements.txt"
 PY312_LOCK = REPO_ROOT / "requirements-py312.txt"
 SIMULATOR = REPO_ROOT / "colab" / "simulate_colab.py"
@@ -217,10 +223,10 @@ def ensure_venv(interpreter: str) -> Path:
     return python
 
 
-def course_env() -> dict:
+def course_env(results: Path = RESULTS) -> dict:
     """Environment of a Python 3.12 process using the course: the recipe's packages and
-    the checkout first, the 3.12 sample."""
-    env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE), COURSE_RESULTS_DIR=str(RESULTS))
+    the checkout first, the 3.12 sample, and stored results in ``results``."""
+    env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE), COURSE_RESULTS_DIR=str(results))
     env["PYTHONPATH"] = os.pathsep.join([str(STATE_DIR / "packages"), str(REPO_ROOT)])
     return env
 
@@ -263,31 +269,68 @@ def run() -> int:
         return 1
     kernel_env = dict(os.environ, COURSE_SAMPLE_DIR=str(SAMPLE), COURSE_RESULTS_DIR=str(RESULTS))
     kernel_env.pop("PYTHONPATH", None)
-    status, t_sim = _step(
-        "the notebooks in simulated Colab kernels (numpy 2 preloaded); the first one's "
+    notebooks = sorted(str(p) for p in (REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    status, t_first = _step(
+        f"{Path(notebooks[0]).name} in a simulated Colab kernel (numpy 2 preloaded): its "
         "setup cell installs the pins and builds the sample",
-        lambda: _subprocess([str(python), str(SIMULATOR)], kernel_env))
+        lambda: _subprocess([str(python), str(SIMULATOR), notebooks[0]], kernel_env))
     if status:
-        print("[3.12] FAILED: a notebook in the simulated Colab kernel")
+        print("[3.12] FAILED: the first notebook in the simulated Colab kernel")
         return status
     problems = pip_check(python)
     if problems:
         print("[3.12] FAILED pip check:\n  " + "\n  ".join(problems))
         return 1
+    # The seven Neuropixels sessions built on demand are built now, once, so that the
+    # notebooks and the tests below, which run at the same time, never build one at once.
+    status, t_sessions = _step(
+        "the seven Neuropixels sessions notebook 06 and the tests use",
+        lambda: _subprocess([str(python), "-m", "course_utils", "build-sample", "--quiet",
+                             "--more-sessions"], course_env()))
+    if status:
+        print("[3.12] FAILED to build the seven Neuropixels sessions")
+        return status
+    # The other notebooks and the test suite run side by side: both only read the sample
+    # (the tests that change one work on copies), and the tests store their results
+    # (course_utils.reuse) apart from the notebooks'. The notebooks' report is printed
+    # after the tests'.
     # The course site is built by instructors in the main environment, never on Colab;
     # its test also shares outputs/executed with the 3.11 suite running alongside.
     # tests/test_many_sessions.py starts Dask clusters of two or three processes to check
     # Dask's own fault handling (a killed worker, an external scheduler): the same dask
     # and distributed versions are pinned in both locks, the 3.11 suite runs it, and
-    # notebook 06, run above in the simulated Colab kernel, runs the same code
+    # notebook 06, run here in the simulated Colab kernel, runs the same code
     # (LocalCluster, bin_sessions, population_rates) under Python 3.12.
     tests = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests",
              "--ignore=tests/test_site.py", "--ignore=tests/test_many_sessions.py"]
-    status, t_tests = _step("pytest tests/ under Python 3.12",
-                            lambda: _subprocess(tests, course_env()))
-    print(f"[3.12] {'passed' if not status else 'FAILED'}: venv {t_venv:.0f} s, simulated "
-          f"Colab notebooks (incl. install and sample) {t_sim:.0f} s, tests {t_tests:.0f} s")
-    return status
+    started = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        print(f"[3.12] the other {len(notebooks) - 1} notebooks in simulated Colab kernels, "
+              "and pytest tests/ under Python 3.12, side by side ...", flush=True)
+        simulated = subprocess.Popen([str(python), str(SIMULATOR), *notebooks[1:]],
+                                     env=kernel_env, cwd=REPO_ROOT, stdout=log,
+                                     stderr=subprocess.STDOUT, text=True)
+        ended = {}                                  # when the notebooks finished
+        watcher = threading.Thread(target=lambda: ended.update(
+            status=simulated.wait(), seconds=time.perf_counter() - started), daemon=True)
+        watcher.start()
+        try:
+            status = _subprocess(tests, course_env(RESULTS_TESTS))
+            t_tests = time.perf_counter() - started
+            watcher.join()
+        finally:
+            if simulated.poll() is None:
+                simulated.kill()
+        sim_status, t_sim = ended["status"], ended["seconds"]
+        log.seek(0)
+        print(log.read(), end="", flush=True)
+    if sim_status:
+        print("[3.12] FAILED: a notebook in the simulated Colab kernel")
+    print(f"[3.12] {'passed' if not (status or sim_status) else 'FAILED'}: venv {t_venv:.0f} s, "
+          f"first notebook (incl. install and sample) {t_first:.0f} s, seven sessions "
+          f"{t_sessions:.0f} s, then side by side: tests {t_tests:.0f} s, other notebooks "
+          f"{t_sim:.0f} s")
+    return status or sim_status
 
 
 def register(sub) -> None:
