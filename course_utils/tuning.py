@@ -147,15 +147,15 @@ def rf_peaks(maps: xr.DataArray) -> pd.DataFrame:
     has a flat, noisy map and a small ``peak_z``; about 3 or more stands out).
     """
     flat = maps.stack(position=("y_position", "x_position")).transpose("unit", "position")
-    values = flat.values
+    values = flat.values            # NaN where a position was never shown: left out
     best = np.nanargmax(values, axis=1)
-    spread = values.std(axis=1)
+    spread = np.nanstd(values, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        peak_z = (values.max(axis=1) - values.mean(axis=1)) / spread
+        peak_z = (np.nanmax(values, axis=1) - np.nanmean(values, axis=1)) / spread
     position = flat["position"].values[best]
     return pd.DataFrame({"x_position": [p[1] for p in position],
                          "y_position": [p[0] for p in position],
-                         "peak_rate": values.max(axis=1),
+                         "peak_rate": np.nanmax(values, axis=1),
                          "peak_z": np.where(spread > 0, peak_z, 0.0)},
                         index=pd.Index(maps["unit"].values, name="unit"))
 

@@ -37,9 +37,10 @@ CACHE_FRAMES = sorted(k for k in SCHEMA if k.startswith("cache."))
 TABLES_WITH_COUNTS = [k for k in CACHE_FRAMES if "n_rows" in SCHEMA[k].get("conventions", {})]
 
 
-# Differences known and still open (issue 12): strict xfail, so a fix makes them fail
-# until this list is updated, and a new difference is never hidden.
-OLD_TABLES = ("issue 12, open: the shipped release tables come from AllenSDK's test data "
+# Differences known and kept (found in issue 12, documented in data/README.md): strict
+# xfail, so a fix makes them fail until this list is updated, and a new difference is
+# never hidden.
+OLD_TABLES = ("known difference: the shipped release tables are AllenSDK's test copies "
               "(4,787 / 704 / 1,941 rows), not release v1.1.0; see data/README.md")
 KNOWN_OPEN = {
     "frame": {},

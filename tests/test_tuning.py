@@ -72,6 +72,12 @@ def test_receptive_field_of_a_unit_that_fires_at_one_position():
     peaks = rf_peaks(maps)
     assert peaks.loc[1, ["x_position", "y_position"]].tolist() == [10.0, -20.0]
     assert peaks.loc[1, "peak_z"] > 8 and peaks.loc[2, "peak_z"] == 0.0
+    # a position never shown is NaN in the map and left out of the peak, not propagated
+    shown = gabors[~((gabors["x_position"] == -40.0) & (gabors["y_position"] == 40.0))]
+    partial = receptive_field_maps(presentation_counts(trains, shown, [1, 2]), shown)
+    assert np.isnan(partial.sel(unit=1, x_position=-40.0, y_position=40.0))
+    assert rf_peaks(partial).loc[1, ["x_position", "y_position"]].tolist() == [10.0, -20.0]
+    assert np.isfinite(rf_peaks(partial).loc[1, "peak_z"])
 
 
 def test_direction_tuning_and_selectivity_known_answers_and_allensdk_formulas():
