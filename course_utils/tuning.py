@@ -72,6 +72,12 @@ def presentation_counts(spike_times: Mapping, presentations: pd.DataFrame,
     -------
     DataArray of int64, dims ("presentation", "unit"), with ``duration`` (s) on the
     presentation dimension (the length of the window counted).
+
+    Why not :func:`course_utils.spikes.bin_spikes`: its windows share one length and
+    close their last bin (``np.histogram``'s rule), so a spike exactly where one
+    back-to-back presentation ends and the next begins would count in both. Here every
+    window is half-open and may have its own length, as AllenSDK's own stimulus
+    analyses count.
     """
     unit_ids = _checks.id_list(unit_ids, "unit")
     missing = [u for u in unit_ids if u not in spike_times]
